@@ -1,0 +1,24 @@
+//! One file per subcommand; this module only dispatches.
+
+mod plan;
+mod validate;
+
+use clap::Subcommand;
+
+use super::common::Global;
+use backfill::Error;
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Validate(validate::Args),
+    Plan(plan::Args),
+}
+
+/// Run one subcommand.
+pub async fn run(command: Command, global: &Global) -> Result<(), Error> {
+    match command {
+        Command::Validate(args) => validate::run(args, global).await,
+        Command::Plan(args) => plan::run(args, global).await,
+    }
+}

@@ -1,0 +1,196 @@
+//! `backfill plan SPEC [--out DIR] [--format text|json]`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use clap::ValueEnum;
+use serde::Serialize;
+
+use backfill::plan::{Batch, Dependent, DependentKind, Plan};
+use backfill::render::{RenderedPlan, Statement, WAREHOUSE_URL};
+use backfill::Error;
+
+use crate::cli::common::{bytes, compile, print, thousands, Global};
+
+/// Show what a backfill will do, before anything runs.
+///
+/// Prints the scope (range, partitions, exclusions, batches, estimated rows and bytes
+/// per batch from Parquet footers, downstream dependents, plan fingerprint) and then
+/// every statement in execution order, each under a comment naming its step and batch.
+/// Reads the warehouse; writes nothing but --out.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The backfill spec (YAML).
+    spec: PathBuf,
+
+    /// Also write every statement as a numbered .sql file into DIR (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+
+    /// Folder of template overrides: DIR/<name>.sql.j2 replaces the built-in template.
+    #[arg(long, value_name = "DIR")]
+    templates: Option<PathBuf>,
+}
+
+/// Output formats of `plan`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    /// For people: the scope summary, then every statement.
+    Text,
+    /// For machines: the same as one JSON document.
+    Json,
+}
+
+pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
+    let c = compile(global, &args.spec, args.templates.as_ref()).await?;
+    if let Some(dir) = &args.out {
+        write_sql_files(dir, &c.plan, &c.rendered)?;
+    }
+    match args.format {
+        Format::Text => print(&text(&c.plan, &c.rendered, c.warehouse.location())),
+        Format::Json => {
+            let doc = JsonPlan::new(&c.plan, &c.rendered, c.warehouse.location());
+            print(&(serde_json::to_string_pretty(&doc).expect("plan serializes") + "\n"))
+        }
+    }
+}
+
+/// The comment line above a statement: `-- [3] batch 1/78 · write_batch: …`.
+fn header(s: &Statement, plan: &Plan) -> String {
+    let batch = s.batch.and_then(|n| plan.batches.get(n as usize - 1));
+    match batch {
+        Some(b) => format!("-- [{}] batch {}/{} ({}) · {}: {}", s.index, b.number, plan.batches.len(), span(b), s.step, s.step.describe()),
+        None => format!("-- [{}] {}: {}", s.index, s.step, s.step.describe()),
+    }
+}
+
+fn span(b: &Batch) -> String {
+    if b.partitions.len() == 1 {
+        b.start().to_string()
+    } else {
+        format!("{}..{}, {} partitions", b.start(), b.end(), b.partitions.len())
+    }
+}
+
+fn dependents(list: &[Dependent]) -> String {
+    if list.is_empty() {
+        return "none found".into();
+    }
+    list.iter()
+        .map(|d| match d.kind {
+            DependentKind::CatalogView => format!("{} (catalog view)", d.name),
+            DependentKind::Declared => format!("{} (declared)", d.name),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The analyst's view: a scope summary, then every statement.
+fn text(plan: &Plan, rendered: &RenderedPlan, warehouse: &str) -> String {
+    let spec = &plan.spec;
+    let r = &spec.source_range;
+    let days = (r.end - r.start).num_days() + 1;
+    let total = plan.estimate();
+    let largest = plan.batches.iter().max_by_key(|b| b.estimate.bytes).expect("a plan has a batch");
+    let excluded = if r.exclude.is_empty() {
+        "none".to_string()
+    } else {
+        r.exclude.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    };
+    let sources = plan
+        .sources
+        .iter()
+        .map(|s| match &s.partition_column {
+            Some(c) => format!("{} (by {c})", s.table),
+            None => format!("{} (whole table per batch)", s.table),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut o = String::new();
+    let _ = writeln!(o, "-- backfill plan: {}", spec.backfill_id);
+    let _ = writeln!(o, "--   reason       {} ({}): {}", spec.reason.issue, spec.reason.kind, spec.reason.change);
+    let _ = writeln!(o, "--   owner        {}", spec.owner);
+    let _ = writeln!(o, "--   warehouse    {warehouse} (mounted as {WAREHOUSE_URL}), catalog version {}", plan.catalog_version);
+    let keys = if spec.target.keys.is_empty() { "whole rows".to_string() } else { spec.target.keys.join(", ") };
+    let _ = writeln!(o, "--   base table   {} (partition key {}; keys {keys})", spec.target.table, spec.target.partition_key);
+    let _ = writeln!(o, "--   shadow       {}", spec.target.shadow);
+    let view_state = if plan.view.exists { "exists" } else { "created by the first step" };
+    let _ = writeln!(o, "--   view         {} ({view_state})", spec.target.view);
+    let _ = writeln!(o, "--   range        {}..{}: {} days", r.start, r.end, days);
+    let _ = writeln!(o, "--   partitions   {} to recompute; excluded: {excluded}", plan.partitions.len());
+    let _ = writeln!(o, "--   batches      {} of up to {} partitions, at most {} in flight", plan.batches.len(), spec.execution.partitions_per_batch, spec.execution.max_concurrency);
+    let _ = writeln!(o, "--   sources      {sources}");
+    let _ = writeln!(o, "--   estimate     {} rows, {} in {} files; largest batch {} ({} rows, {})", thousands(total.rows), bytes(total.bytes), thousands(total.files), largest.number, thousands(largest.estimate.rows), bytes(largest.estimate.bytes));
+    if let Some(limit) = spec.execution.max_bytes_scanned {
+        let verdict = if total.bytes > limit { "OVER the limit: run --execute will refuse" } else { "within the limit" };
+        let _ = writeln!(o, "--   budget       max_bytes_scanned {}: {verdict}", bytes(limit));
+    }
+    let _ = writeln!(o, "--   downstream   {}", dependents(&plan.downstream));
+    let _ = writeln!(o, "--   statements   {} ({} dialect)", rendered.statements.len(), rendered.dialect);
+    let _ = writeln!(o, "--   fingerprint  sha256:{}", rendered.fingerprint);
+    for s in &rendered.statements {
+        let est = match (s.step, s.batch.and_then(|n| plan.batches.get(n as usize - 1))) {
+            (backfill::render::Step::WriteBatch, Some(b)) => format!("\n-- estimate: {} rows, {} read from {} files", thousands(b.estimate.rows), bytes(b.estimate.bytes), b.estimate.files),
+            _ => String::new(),
+        };
+        let _ = write!(o, "\n{}{est}\n{};\n", header(s, plan), s.sql);
+    }
+    o
+}
+
+/// `plan --out DIR`: `0001_prepare_view.sql`, `0003_b0001_write_batch.sql`, …
+/// Earlier plan files in DIR (`NNNN_*.sql`) are removed first so the folder holds one plan.
+fn write_sql_files(dir: &Path, plan: &Plan, rendered: &RenderedPlan) -> Result<(), Error> {
+    let io = |context: String| move |source| Error::Io { context, source };
+    std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+    for entry in std::fs::read_dir(dir).map_err(io(format!("reading {}", dir.display())))?.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let ours = name.ends_with(".sql") && name.len() > 5 && name[..4].chars().all(|c| c.is_ascii_digit()) && name.as_bytes()[4] == b'_';
+        if ours {
+            std::fs::remove_file(entry.path()).map_err(io(format!("removing {}", entry.path().display())))?;
+        }
+    }
+    for s in &rendered.statements {
+        let name = match s.batch {
+            Some(b) => format!("{:04}_b{b:04}_{}.sql", s.index, s.step),
+            None => format!("{:04}_{}.sql", s.index, s.step),
+        };
+        let path = dir.join(name);
+        std::fs::write(&path, format!("{}\n{};\n", header(s, plan), s.sql)).map_err(io(format!("writing {}", path.display())))?;
+    }
+    Ok(())
+}
+
+/// `plan --format json`.
+#[derive(Serialize)]
+struct JsonPlan<'a> {
+    format_version: u32,
+    backfill_id: &'a str,
+    warehouse: &'a str,
+    dialect: &'a str,
+    fingerprint: &'a str,
+    tool_version: &'a str,
+    plan: &'a Plan,
+    estimate: backfill::plan::Estimate,
+    statements: &'a [Statement],
+}
+
+impl<'a> JsonPlan<'a> {
+    fn new(plan: &'a Plan, rendered: &'a RenderedPlan, warehouse: &'a str) -> Self {
+        Self {
+            format_version: 1,
+            backfill_id: &plan.spec.backfill_id,
+            warehouse,
+            dialect: rendered.dialect,
+            fingerprint: &rendered.fingerprint,
+            tool_version: backfill::render::TOOL_VERSION,
+            plan,
+            estimate: plan.estimate(),
+            statements: &rendered.statements,
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! `backfill validate SPEC`.
+
+use std::path::PathBuf;
+
+use backfill::Error;
+
+use crate::cli::common::{compile, print, Global};
+
+/// Check a spec against the warehouse without running anything.
+///
+/// Reads the spec (unknown fields, identifiers, dates, range, batching, gates), checks
+/// that the base table, its DATE partition key, key columns and the transform's source
+/// tables exist, renders every statement and parses it back. Writes nothing. Exits 2
+/// with the spec's file:line:col and a fix when something is wrong.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The backfill spec (YAML).
+    spec: PathBuf,
+
+    /// Folder of template overrides: DIR/<name>.sql.j2 replaces the built-in template.
+    #[arg(long, value_name = "DIR")]
+    templates: Option<PathBuf>,
+}
+
+pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
+    let c = compile(global, &args.spec, args.templates.as_ref()).await?;
+    let spec = &c.plan.spec;
+    print(&format!(
+        "ok: {} is valid\n  backfill {} against {}: {} partitions in {} batches, {} statements\n  fingerprint sha256:{}\n",
+        args.spec.display(),
+        spec.backfill_id,
+        c.warehouse.location(),
+        c.plan.partitions.len(),
+        c.plan.batches.len(),
+        c.rendered.statements.len(),
+        c.rendered.fingerprint,
+    ))
+}

@@ -1,0 +1,68 @@
+//! What several subcommands share: the global options, loading a spec with its
+//! warehouse, and writing to stdout.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use backfill::plan::Plan;
+use backfill::render::{render, RenderedPlan, Templates};
+use backfill::spec::Spec;
+use backfill::warehouse::Warehouse;
+use backfill::Error;
+
+/// Options that apply to every subcommand.
+pub struct Global {
+    /// `--warehouse` or `BACKFILL_WAREHOUSE`.
+    pub warehouse: Option<String>,
+}
+
+/// A spec compiled all the way to statements.
+pub struct Compiled {
+    pub warehouse: Warehouse,
+    pub plan: Plan,
+    pub rendered: RenderedPlan,
+}
+
+/// Resolve the warehouse: `--warehouse` / `BACKFILL_WAREHOUSE`, else the spec's field.
+pub fn open_warehouse(global: &Global, spec: &Spec) -> Result<Warehouse, Error> {
+    let location = global.warehouse.clone().or_else(|| spec.source.warehouse.clone()).ok_or_else(|| {
+        Error::Usage(format!(
+            "{}: no warehouse given\n  fix: pass --warehouse URL, set BACKFILL_WAREHOUSE, or add `warehouse:` to the spec",
+            spec.source.file.display()
+        ))
+    })?;
+    Ok(Warehouse::open(&location)?)
+}
+
+/// Spec → plan → render, reading only.
+pub async fn compile(global: &Global, spec_path: &Path, templates: Option<&PathBuf>) -> Result<Compiled, Error> {
+    let spec = Spec::load(spec_path)?;
+    let warehouse = open_warehouse(global, &spec)?;
+    let plan = Plan::build(spec, &warehouse).await?;
+    let rendered = render(&plan, &Templates::new(templates.map(PathBuf::as_path)))?;
+    Ok(Compiled { warehouse, plan, rendered })
+}
+
+/// Write `text` to stdout; a closed pipe surfaces as an `Io` error the caller treats as success.
+pub fn print(text: &str) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes()).and_then(|_| out.flush()).map_err(|source| Error::Io { context: "writing to stdout".into(), source })
+}
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Bytes for people: `1.2 MiB`.
+pub fn bytes(n: u64) -> String {
+    bytesize::ByteSize::b(n).display().iec().to_string()
+}

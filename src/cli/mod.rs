@@ -1,0 +1,85 @@
+//! Command-line glue: clap arguments, logging, the runtime, and the one place where a
+//! library error becomes a message and an exit code.
+
+mod commands;
+mod common;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+
+use backfill::{Error, ErrorKind};
+
+/// Compile and execute warehouse backfills safely.
+///
+/// A backfill is a bounded YAML spec (scope, reason, owner, transform SQL, batching,
+/// tolerances, rollback). backfill compiles it into a reviewed SQL plan, writes the
+/// correction into a shadow table batch by batch, reconciles old against new, and
+/// publishes it with one atomic view swap that can be rolled back.
+///
+/// Exit codes: 0 done; 1 a gate or publish check said no; 2 bad input (usage, spec,
+/// SQL that does not parse); 3 a runtime failure; 4 a conflict (lock held, catalog
+/// moved on).
+#[derive(Debug, Parser)]
+#[command(name = "backfill", version, max_term_width = 100)]
+pub struct Cli {
+    /// The warehouse root: a local folder or a file://, memory:// or s3:// URL.
+    /// Overrides the spec's `warehouse:` field.
+    #[arg(long, global = true, env = "BACKFILL_WAREHOUSE", value_name = "URL")]
+    warehouse: Option<String>,
+
+    /// Log format on stderr; set RUST_LOG (e.g. RUST_LOG=backfill=debug) for detail.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
+    #[command(subcommand)]
+    command: commands::Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for machines.
+    Json,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.with_target(false).try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Parse arguments, run the command, map the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { ErrorKind::Input.exit_code() } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(ErrorKind::Runtime.exit_code());
+        }
+    };
+    let global = common::Global { warehouse: cli.warehouse };
+    match runtime.block_on(commands::run(cli.command, &global)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e}");
+            ExitCode::from(e.kind().exit_code())
+        }
+    }
+}

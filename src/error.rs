@@ -1,0 +1,84 @@
+//! The library's error, and whose fault it is. The CLI maps [`ErrorKind`] to an exit
+//! code in one place (DESIGN.md, exit codes).
+
+use crate::catalog::CatalogError;
+use crate::plan::PlanError;
+use crate::render::RenderError;
+use crate::spec::SpecError;
+use crate::warehouse::WarehouseError;
+
+/// Whose fault an error is, which decides the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Bad input: usage, spec, SQL that does not parse, a missing table (exit 2).
+    Input,
+    /// A gate or publish check said no (exit 1).
+    Refused,
+    /// I/O or engine failure (exit 3).
+    Runtime,
+    /// A lock is held or the catalog moved on (exit 4).
+    Conflict,
+}
+
+impl ErrorKind {
+    /// The process exit code for this kind.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::Refused => 1,
+            ErrorKind::Input => 2,
+            ErrorKind::Runtime => 3,
+            ErrorKind::Conflict => 4,
+        }
+    }
+}
+
+/// Any error of the library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The spec is wrong (or names what the warehouse lacks).
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// The warehouse could not be opened or read.
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+    /// The catalog could not be read.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// A template failed or rendered SQL that does not parse.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// Bad command-line input not covered above.
+    #[error("{0}")]
+    Usage(String),
+    /// Writing output failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being written.
+        context: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl From<PlanError> for Error {
+    fn from(e: PlanError) -> Self {
+        match e {
+            PlanError::Spec(e) => Error::Spec(e),
+            PlanError::Warehouse(e) => Error::Warehouse(e),
+            PlanError::Catalog(e) => Error::Catalog(e),
+        }
+    }
+}
+
+impl Error {
+    /// Whose fault this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Spec(_) | Error::Render(_) | Error::Usage(_) => ErrorKind::Input,
+            Error::Warehouse(WarehouseError::Location { .. }) => ErrorKind::Input,
+            Error::Catalog(CatalogError::Warehouse(WarehouseError::Location { .. })) => ErrorKind::Input,
+            Error::Warehouse(_) | Error::Catalog(_) | Error::Io { .. } => ErrorKind::Runtime,
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! Stage 3: rendering. Turns a [`Plan`] into every SQL statement of the backfill, in
+//! execution order, from the dialect's minijinja templates; parses each one back with
+//! DataFusion's parser before anyone sees it; and computes the plan fingerprint.
+//! Renders only; writes nothing.
+
+pub mod sql;
+pub mod templates;
+pub mod transform;
+
+use datafusion::sql::parser::DFParser;
+use minijinja::{context, Environment, Value};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use templates::{Templates, DIALECT};
+
+use crate::plan::{Batch, Plan};
+use crate::spec::SpecError;
+use transform::TransformTemplate;
+
+/// The URL under which the warehouse root is mounted in backfill's DataFusion session.
+/// Rendered locations use it so a plan (and its fingerprint) does not depend on where
+/// the warehouse lives on this machine.
+pub const WAREHOUSE_URL: &str = "bf://warehouse/";
+
+/// The tool version that goes into every fingerprint.
+pub const TOOL_VERSION: &str = concat!("backfill ", env!("CARGO_PKG_VERSION"));
+
+/// Errors while rendering.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// A template does not compile or render (exit 2).
+    #[error("template {template}: {message}\n  fix: correct the template, or drop the --templates override")]
+    Template {
+        /// The template file.
+        template: String,
+        /// minijinja's message.
+        message: String,
+    },
+    /// A rendered statement does not parse (exit 2).
+    #[error("template {template} rendered SQL that does not parse ({step}{batch}): {message}\n--- rendered SQL ---\n{sql}\n  fix: correct the template")]
+    Parse {
+        /// The template file.
+        template: String,
+        /// The step.
+        step: Step,
+        /// `, batch N` or empty.
+        batch: String,
+        /// The parser's message.
+        message: String,
+        /// The statement as rendered.
+        sql: String,
+    },
+    /// The transform, which comes from the spec, failed (exit 2).
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+}
+
+/// What a statement does, in execution order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// Create the consumer view as `SELECT * FROM <base>` if it does not exist yet. Always
+    /// rendered, so the fingerprint does not change once the view exists.
+    PrepareView,
+    /// Declare the shadow table.
+    CreateShadow,
+    /// Run the transform for one batch into its staging prefix.
+    WriteBatch,
+    /// Move a batch's staged files into the shadow's partition folders, replacing earlier attempts.
+    CommitBatch,
+    /// Structural: row counts per partition, base vs shadow.
+    ReconcileRowCounts,
+    /// Structural: duplicate (partition key, keys) in the shadow.
+    ReconcileUniqueKeys,
+    /// Structural: NULLs in `not_null` columns.
+    ReconcileNotNull,
+    /// Aggregate: each metric per partition, base vs shadow.
+    ReconcileMetrics,
+    /// Row-level: unchanged, changed, added and removed rows per partition.
+    ReconcileRows,
+    /// Row-level: the largest changes.
+    ReconcileTopChanges,
+    /// Row-level: a sample of unchanged rows.
+    ReconcileUnchangedSample,
+    /// Publish: redefine the consumer view in one catalog commit.
+    ViewSwap,
+    /// Publish: the release-ledger row.
+    LedgerPublish,
+    /// Rollback: restore the consumer view's previous body.
+    Rollback,
+    /// Rollback: the release-ledger row.
+    LedgerRollback,
+}
+
+impl Step {
+    /// The template that renders this step.
+    pub fn template(self) -> &'static str {
+        match self {
+            Step::PrepareView => "prepare_view",
+            Step::CreateShadow => "create_shadow",
+            Step::WriteBatch => "write_batch",
+            Step::CommitBatch => "commit_batch",
+            Step::ReconcileRowCounts => "reconcile_row_counts",
+            Step::ReconcileUniqueKeys => "reconcile_unique_keys",
+            Step::ReconcileNotNull => "reconcile_not_null",
+            Step::ReconcileMetrics => "reconcile_metrics",
+            Step::ReconcileRows => "reconcile_rows",
+            Step::ReconcileTopChanges => "reconcile_top_changes",
+            Step::ReconcileUnchangedSample => "reconcile_unchanged_sample",
+            Step::ViewSwap => "view_swap",
+            Step::LedgerPublish | Step::LedgerRollback => "ledger_insert",
+            Step::Rollback => "rollback",
+        }
+    }
+
+    /// One line saying what the step does, for plan comments.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Step::PrepareView => "create the consumer view over the base table if it does not exist (its own catalog commit)",
+            Step::CreateShadow => "declare the shadow table",
+            Step::WriteBatch => "write the batch's corrected partitions to its staging prefix",
+            Step::CommitBatch => "commit staged files into the shadow's partitions (replacing earlier attempts)",
+            Step::ReconcileRowCounts => "reconcile, structural: row counts per partition",
+            Step::ReconcileUniqueKeys => "reconcile, structural: duplicate keys in the shadow",
+            Step::ReconcileNotNull => "reconcile, structural: NULLs in not_null columns",
+            Step::ReconcileMetrics => "reconcile, aggregate: metrics per partition",
+            Step::ReconcileRows => "reconcile, row-level: unchanged / changed / added / removed",
+            Step::ReconcileTopChanges => "reconcile, row-level: largest changes",
+            Step::ReconcileUnchangedSample => "reconcile, row-level: sample of unchanged rows",
+            Step::ViewSwap => "publish: swap the consumer view (one atomic catalog commit)",
+            Step::LedgerPublish => "publish: record the release in governance.data_releases",
+            Step::Rollback => "rollback: restore the consumer view's previous body",
+            Step::LedgerRollback => "rollback: record the rollback in governance.data_releases",
+        }
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.template())
+    }
+}
+
+/// One rendered statement.
+#[derive(Debug, Clone, Serialize)]
+pub struct Statement {
+    /// 1-based position in execution order.
+    pub index: usize,
+    /// What it does.
+    pub step: Step,
+    /// The batch it belongs to, if any.
+    pub batch: Option<u32>,
+    /// The SQL, exactly as it will run.
+    pub sql: String,
+}
+
+/// Every statement of a plan, parsed and fingerprinted.
+#[derive(Debug, Clone, Serialize)]
+pub struct RenderedPlan {
+    /// The dialect rendered (`datafusion`).
+    pub dialect: &'static str,
+    /// Statements in execution order.
+    pub statements: Vec<Statement>,
+    /// Hex sha256 over the tool version, the normalized spec and every statement.
+    pub fingerprint: String,
+}
+
+#[derive(Serialize)]
+struct Shared<'a> {
+    base: String,
+    shadow: String,
+    view: String,
+    partition_key: &'a str,
+    identity: Vec<String>,
+    compare: Vec<String>,
+    columns: Vec<ColumnCtx<'a>>,
+    not_null: &'a [String],
+    sample_rows: u32,
+    order_column: Option<String>,
+    shadow_location: String,
+    range_start: Value,
+    range_end: Value,
+    excluded: Vec<Value>,
+    source_range: String,
+    partitions: usize,
+    previous_body: Value,
+}
+
+#[derive(Serialize)]
+struct ColumnCtx<'a> {
+    name: &'a str,
+    sql_type: Value,
+}
+
+/// Render every statement of `plan` with `templates`, parse each back, and fingerprint.
+///
+/// Errors: [`RenderError::Template`] for a template that does not compile or render,
+/// [`RenderError::Parse`] for a statement that does not parse (naming the template),
+/// [`RenderError::Spec`] for a transform that does not render or parse (at its spec line).
+pub fn render(plan: &Plan, templates: &Templates) -> Result<RenderedPlan, RenderError> {
+    let env = templates.environment().map_err(|(template, message)| RenderError::Template { template, message })?;
+    let transform = TransformTemplate::compile(&plan.spec)?;
+    let spec = &plan.spec;
+    let data_columns: Vec<String> = plan.columns.iter().filter(|c| !c.is_partition).map(|c| c.name.clone()).collect();
+    let identity = if spec.target.keys.is_empty() { data_columns.clone() } else { spec.target.keys.clone() };
+    let shared = Shared {
+        base: spec.target.table.to_string(),
+        shadow: spec.target.shadow.to_string(),
+        view: spec.target.view.to_string(),
+        partition_key: &spec.target.partition_key,
+        compare: data_columns.iter().filter(|c| !identity.contains(c)).cloned().collect(),
+        identity,
+        columns: plan.columns.iter().map(|c| ColumnCtx { name: &c.name, sql_type: Value::from_safe_string(c.sql_type.clone()) }).collect(),
+        not_null: &spec.validation.not_null,
+        sample_rows: spec.validation.sample_rows,
+        order_column: order_column(plan),
+        shadow_location: format!("{WAREHOUSE_URL}{}", spec.target.shadow.prefix()),
+        range_start: sql::date_value(spec.source_range.start),
+        range_end: sql::date_value(spec.source_range.end),
+        excluded: spec.source_range.exclude.iter().map(|d| sql::date_value(*d)).collect(),
+        source_range: scope_text(plan),
+        partitions: plan.partitions.len(),
+        previous_body: Value::from_safe_string(plan.view.body.clone()),
+    };
+    let shared = Value::from_serialize(&shared);
+    let metrics: Vec<Value> = spec
+        .validation
+        .metrics
+        .iter()
+        .map(|m| Value::from_serialize(context! { name => m.name.as_str(), sql => Value::from_safe_string(m.sql.clone()) }))
+        .collect();
+    let shared = context! { metrics => metrics, ..shared };
+
+    let mut out = Renderer { env: &env, statements: Vec::with_capacity(plan.batches.len() * 8 + 6) };
+    out.push(Step::PrepareView, None, &shared)?;
+    out.push(Step::CreateShadow, None, &shared)?;
+    for batch in &plan.batches {
+        let sql = transform.render(spec, &batch.partitions)?;
+        transform::parse_query(spec, &sql)?;
+        let indented: Vec<String> = sql.lines().map(|l| if l.is_empty() { String::new() } else { format!("    {l}") }).collect();
+        let ctx = context! { batch => batch_ctx(spec, batch), transform => Value::from_safe_string(indented.join("\n")), ..shared.clone() };
+        out.push(Step::WriteBatch, Some(batch.number), &ctx)?;
+        out.push(Step::CommitBatch, Some(batch.number), &ctx)?;
+        out.push(Step::ReconcileRowCounts, Some(batch.number), &ctx)?;
+        if spec.validation.unique_keys {
+            out.push(Step::ReconcileUniqueKeys, Some(batch.number), &ctx)?;
+        }
+        if !spec.validation.not_null.is_empty() {
+            out.push(Step::ReconcileNotNull, Some(batch.number), &ctx)?;
+        }
+        if !spec.validation.metrics.is_empty() {
+            out.push(Step::ReconcileMetrics, Some(batch.number), &ctx)?;
+        }
+        out.push(Step::ReconcileRows, Some(batch.number), &ctx)?;
+        out.push(Step::ReconcileTopChanges, Some(batch.number), &ctx)?;
+        out.push(Step::ReconcileUnchangedSample, Some(batch.number), &ctx)?;
+    }
+    out.push(Step::ViewSwap, None, &shared)?;
+    out.push(Step::LedgerPublish, None, &context! { action => "publish", ..shared.clone() })?;
+    out.push(Step::Rollback, None, &shared)?;
+    out.push(Step::LedgerRollback, None, &context! { action => "rollback", ..shared.clone() })?;
+
+    let fingerprint = fingerprint(plan, &out.statements);
+    Ok(RenderedPlan { dialect: DIALECT, statements: out.statements, fingerprint })
+}
+
+fn batch_ctx(spec: &crate::spec::Spec, batch: &Batch) -> Value {
+    context! {
+        number => batch.number,
+        partitions => batch.partitions.iter().map(|d| sql::date_value(*d)).collect::<Vec<_>>(),
+        start => sql::date_value(batch.start()),
+        end => sql::date_value(batch.end()),
+        staging => format!("{WAREHOUSE_URL}_backfills/{}/staging/{:04}/", spec.backfill_id, batch.number),
+    }
+}
+
+/// `2024-12-01..2026-05-31 excluding 2025-12-25`, as recorded in the ledger.
+pub fn scope_text(plan: &Plan) -> String {
+    let r = &plan.spec.source_range;
+    let mut text = format!("{}..{}", r.start, r.end);
+    if !r.exclude.is_empty() {
+        let days: Vec<String> = r.exclude.iter().map(ToString::to_string).collect();
+        text.push_str(&format!(" excluding {}", days.join(", ")));
+    }
+    text
+}
+
+/// The column the largest changes are ordered by: the first base column the first
+/// metric's expression names (`sum(net_revenue)` → `net_revenue`).
+fn order_column(plan: &Plan) -> Option<String> {
+    let metric = plan.spec.validation.metrics.first()?;
+    let words = metric.sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+    let mut found = None;
+    for w in words {
+        if plan.columns.iter().any(|c| c.name == w && !c.is_partition && !plan.spec.target.keys.contains(&c.name)) {
+            found = Some(w.to_string());
+            break;
+        }
+    }
+    found
+}
+
+struct Renderer<'e> {
+    env: &'e Environment<'static>,
+    statements: Vec<Statement>,
+}
+
+impl Renderer<'_> {
+    fn push(&mut self, step: Step, batch: Option<u32>, ctx: &Value) -> Result<(), RenderError> {
+        let name = step.template();
+        let file = || format!("templates/{DIALECT}/{name}.sql.j2");
+        let tmpl = self.env.get_template(name).map_err(|e| RenderError::Template { template: file(), message: e.to_string() })?;
+        let sql = tmpl.render(ctx).map_err(|e| RenderError::Template { template: file(), message: format!("{e:#}") })?;
+        let sql = sql.trim().to_string();
+        check_parses(&sql).map_err(|message| RenderError::Parse {
+            template: file(),
+            step,
+            batch: batch.map(|b| format!(", batch {b}")).unwrap_or_default(),
+            message,
+            sql: sql.clone(),
+        })?;
+        self.statements.push(Statement { index: self.statements.len() + 1, step, batch, sql });
+        Ok(())
+    }
+}
+
+/// Parse `sql` with DataFusion's parser; it must be exactly one statement.
+///
+/// Errors: the parser's message, or how many statements there were.
+pub fn check_parses(sql: &str) -> Result<(), String> {
+    let stmts = DFParser::parse_sql(sql).map_err(|e| e.to_string())?;
+    match stmts.len() {
+        1 => Ok(()),
+        n => Err(format!("expected one statement, found {n}")),
+    }
+}
+
+/// sha256 over the tool version, the dialect, the normalized spec (JSON, defaults
+/// filled, no paths) and every statement with its step and batch. Hex, 64 characters.
+pub fn fingerprint(plan: &Plan, statements: &[Statement]) -> String {
+    let mut h = Sha256::new();
+    h.update(TOOL_VERSION.as_bytes());
+    h.update(b"\n");
+    h.update(DIALECT.as_bytes());
+    h.update(b"\n");
+    h.update(serde_json::to_vec(&plan.spec).expect("a spec always serializes"));
+    for s in statements {
+        h.update(format!("\n-- {} {:?}\n", s.step, s.batch).as_bytes());
+        h.update(s.sql.as_bytes());
+    }
+    hex::encode(h.finalize())
+}

@@ -1,0 +1,90 @@
+//! The template set of one dialect: embedded in the binary from
+//! `templates/<dialect>/*.sql.j2`, each overridable by a file of the same name in the
+//! `--templates DIR` folder.
+
+use std::path::{Path, PathBuf};
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+
+use super::sql;
+
+/// The dialect that is executed; the only one rendered today.
+pub const DIALECT: &str = "datafusion";
+
+/// `(name, source)` of every embedded template, names without `.sql.j2`.
+pub const EMBEDDED: &[(&str, &str)] = &[
+    ("_pair", include_str!("../../templates/datafusion/_pair.sql.j2")),
+    ("prepare_view", include_str!("../../templates/datafusion/prepare_view.sql.j2")),
+    ("create_shadow", include_str!("../../templates/datafusion/create_shadow.sql.j2")),
+    ("write_batch", include_str!("../../templates/datafusion/write_batch.sql.j2")),
+    ("commit_batch", include_str!("../../templates/datafusion/commit_batch.sql.j2")),
+    ("reconcile_row_counts", include_str!("../../templates/datafusion/reconcile_row_counts.sql.j2")),
+    ("reconcile_unique_keys", include_str!("../../templates/datafusion/reconcile_unique_keys.sql.j2")),
+    ("reconcile_not_null", include_str!("../../templates/datafusion/reconcile_not_null.sql.j2")),
+    ("reconcile_metrics", include_str!("../../templates/datafusion/reconcile_metrics.sql.j2")),
+    ("reconcile_rows", include_str!("../../templates/datafusion/reconcile_rows.sql.j2")),
+    ("reconcile_top_changes", include_str!("../../templates/datafusion/reconcile_top_changes.sql.j2")),
+    ("reconcile_unchanged_sample", include_str!("../../templates/datafusion/reconcile_unchanged_sample.sql.j2")),
+    ("view_swap", include_str!("../../templates/datafusion/view_swap.sql.j2")),
+    ("rollback", include_str!("../../templates/datafusion/rollback.sql.j2")),
+    ("ledger_insert", include_str!("../../templates/datafusion/ledger_insert.sql.j2")),
+];
+
+/// Where templates come from: the embedded set, optionally overridden from a folder.
+#[derive(Debug, Clone, Default)]
+pub struct Templates {
+    /// `--templates DIR`: `DIR/<name>.sql.j2` replaces the embedded template of that name.
+    pub override_dir: Option<PathBuf>,
+}
+
+impl Templates {
+    /// The embedded templates, optionally overridden from `dir`.
+    pub fn new(dir: Option<&Path>) -> Self {
+        Self { override_dir: dir.map(Path::to_path_buf) }
+    }
+
+    /// Source of template `name`: the override file if present, else the embedded text.
+    ///
+    /// Errors: an override that exists but cannot be read, or a name with no template.
+    pub fn source(&self, name: &str) -> Result<(String, String), String> {
+        if let Some(dir) = &self.override_dir {
+            let path = dir.join(format!("{name}.sql.j2"));
+            if path.exists() {
+                let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                return Ok((path.display().to_string(), text));
+            }
+        }
+        EMBEDDED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(n, text)| (format!("templates/{DIALECT}/{n}.sql.j2"), text.to_string()))
+            .ok_or_else(|| format!("there is no template `{name}`"))
+    }
+
+    /// A minijinja environment holding every template of the set.
+    ///
+    /// Errors: `(template file, message)` for a template that does not compile.
+    pub fn environment(&self) -> Result<Environment<'static>, (String, String)> {
+        let mut env = new_environment();
+        for (name, _) in EMBEDDED {
+            let (file, text) = self.source(name).map_err(|m| (name.to_string(), m))?;
+            env.add_template_owned(name.to_string(), text).map_err(|e| (file, e.to_string()))?;
+        }
+        Ok(env)
+    }
+}
+
+/// An environment with backfill's SQL rules: strict undefined variables, every printed
+/// value formatted as a SQL literal unless safe ([`sql::format_value`]), and the
+/// filters `ident`, `table` and `sql_list`.
+pub fn new_environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::Custom("sql"));
+    env.set_formatter(sql::format_value);
+    env.add_filter("ident", sql::ident_filter);
+    env.add_filter("table", sql::table_filter);
+    env.add_filter("sql_list", sql::sql_list_filter);
+    env.set_keep_trailing_newline(false);
+    env
+}

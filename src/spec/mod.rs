@@ -1,0 +1,267 @@
+//! Stage 1: the spec. Reads a backfill spec (YAML), rejects unknown fields, checks every
+//! rule of DESIGN.md's spec section, and yields a [`Spec`] whose values are typed
+//! (dates, identifiers, durations, byte sizes). Nothing is read from the warehouse here.
+
+mod error;
+pub mod ident;
+mod locate;
+mod raw;
+pub mod units;
+mod validate;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+pub use error::SpecError;
+pub use ident::TableName;
+pub use locate::{Location, PathIndex};
+pub use units::{DeltaRange, Tolerance};
+
+/// Default for `execution.max_partitions`: plans above it are refused.
+pub const DEFAULT_MAX_PARTITIONS: u32 = 1000;
+
+impl std::fmt::Display for ReasonKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ReasonKind::Recompute => "recompute",
+            ReasonKind::Reinterpretation => "reinterpretation",
+        })
+    }
+}
+
+/// A checked backfill spec. Serializes to its normalized form (the input of the plan
+/// fingerprint): defaults filled in, the transform's text resolved, no file paths.
+#[derive(Debug, Clone, Serialize)]
+pub struct Spec {
+    /// `[a-z0-9][a-z0-9_-]{0,62}`; names `_backfills/<backfill_id>/`.
+    pub backfill_id: String,
+    /// The team or person answerable for the backfill.
+    pub owner: String,
+    /// Why history is being changed.
+    pub reason: Reason,
+    /// The table being corrected and where the correction goes.
+    pub target: Target,
+    /// Which partitions are recomputed.
+    pub source_range: SourceRange,
+    /// The SQL template that computes corrected rows.
+    pub transform: Transform,
+    /// Declared dependents (`dashboard:finance-revenue`), in spec order.
+    pub downstream: Vec<String>,
+    /// Batching and throttling.
+    pub execution: Execution,
+    /// Reconciliation gates.
+    pub validation: Validation,
+    /// Snapshot tag and retention.
+    pub rollback: Rollback,
+    /// Where the spec was read from, for error messages. Not part of the fingerprint.
+    #[serde(skip)]
+    pub source: SpecSource,
+}
+
+/// Where a spec came from, kept to locate later errors (a missing table found when the
+/// warehouse is opened) at the spec's line and column.
+#[derive(Debug, Clone, Default)]
+pub struct SpecSource {
+    /// The spec file as given on the command line.
+    pub file: PathBuf,
+    /// Field positions in that file.
+    pub index: PathIndex,
+    /// The `warehouse:` value resolved against the spec's folder, if the spec has one.
+    pub warehouse: Option<String>,
+}
+
+/// `reason:` — the ticket, the change and its kind.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reason {
+    /// Ticket id, e.g. `FIN-2841`.
+    pub issue: String,
+    /// One line describing the change.
+    pub change: String,
+    /// `recompute` (same definition, fixed code) or `reinterpretation` (a new definition).
+    pub kind: ReasonKind,
+}
+
+/// Whether history is recomputed under the same definition or reinterpreted.
+/// Publishing a reinterpretation needs `--allow-reinterpretation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonKind {
+    /// Same metric definition, corrected computation.
+    Recompute,
+    /// The metric's meaning changes.
+    Reinterpretation,
+}
+
+/// `target:` — base table, partition key, grain, consumer view and shadow table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    /// The base table (`finance.daily_revenue`).
+    pub table: TableName,
+    /// The DATE partition column.
+    pub partition_key: String,
+    /// The grain inside a partition; with the partition key, a row's identity.
+    pub keys: Vec<String>,
+    /// The consumer view; default `<table>_current`.
+    pub view: TableName,
+    /// The shadow table; default `<table>__<backfill_id with - as _>`.
+    pub shadow: TableName,
+}
+
+/// `source_range:` — inclusive dates, minus exclusions.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceRange {
+    /// First partition, inclusive.
+    pub start: NaiveDate,
+    /// Last partition, inclusive.
+    pub end: NaiveDate,
+    /// Partitions inside the range left as they are.
+    pub exclude: BTreeSet<NaiveDate>,
+}
+
+impl SourceRange {
+    /// The partitions to recompute: every day from start to end, minus exclusions, in order.
+    pub fn partitions(&self) -> Vec<NaiveDate> {
+        self.start
+            .iter_days()
+            .take_while(|d| *d <= self.end)
+            .filter(|d| !self.exclude.contains(d))
+            .collect()
+    }
+
+    /// Number of partitions [`Self::partitions`] yields, without building the list.
+    pub fn partition_count(&self) -> i64 {
+        (self.end - self.start).num_days() + 1 - self.exclude.len() as i64
+    }
+}
+
+/// `transform:` — the SQL template and where its text came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Transform {
+    /// The minijinja SQL template (`{{ batch_start }}`, `{{ batch_end }}`, `{{ partitions }}`, `{{ backfill_id }}`).
+    pub sql: String,
+    /// Inline in the spec or from a file; used to place SQL errors.
+    #[serde(skip)]
+    pub origin: TransformOrigin,
+}
+
+/// Where the transform's text lives, so an error at its line N can be shown at the
+/// right line of the right file.
+#[derive(Debug, Clone, Default)]
+pub enum TransformOrigin {
+    /// `transform.sql`; the text's first line is this line of the spec file.
+    #[default]
+    Inline,
+    /// `transform.file`, resolved against the spec's folder.
+    File(PathBuf),
+}
+
+/// `execution:` — batching and throttling, defaults filled in.
+#[derive(Debug, Clone, Serialize)]
+pub struct Execution {
+    /// Consecutive partitions per batch (≥ 1; default 7).
+    pub partitions_per_batch: u32,
+    /// Batches in flight at once (≥ 1; default 1).
+    pub max_concurrency: u32,
+    /// Plans with more partitions are refused (default 1000).
+    pub max_partitions: u32,
+    /// Byte budget for scans, if any.
+    pub max_bytes_scanned: Option<u64>,
+    /// Wait between batches (default 0s).
+    #[serde(with = "humantime_serde_compat")]
+    pub pause_between_batches: Duration,
+    /// Per-statement limit (default 10m).
+    #[serde(with = "humantime_serde_compat")]
+    pub query_timeout: Duration,
+    /// Object path under the warehouse; while it exists, batches wait.
+    pub live_pipeline_marker: Option<String>,
+}
+
+/// `validation:` — the gates.
+#[derive(Debug, Clone, Serialize)]
+pub struct Validation {
+    /// Allowed row-count movement per partition (default 0 rows).
+    pub row_count_tolerance: Tolerance,
+    /// (partition key, keys) must be unique in the shadow (default true).
+    pub unique_keys: bool,
+    /// Columns that must hold no NULLs in the shadow.
+    pub not_null: Vec<String>,
+    /// Aggregate metrics compared old vs new.
+    pub metrics: Vec<Metric>,
+    /// Changed rows shown per report (default 20).
+    pub sample_rows: u32,
+}
+
+/// One aggregate compared between base and shadow.
+#[derive(Debug, Clone, Serialize)]
+pub struct Metric {
+    /// A plain identifier naming the metric.
+    pub name: String,
+    /// An aggregate SQL expression, e.g. `sum(net_revenue)`.
+    pub sql: String,
+    /// The accepted change over the whole range, if any.
+    pub expected_delta: Option<DeltaRange>,
+}
+
+/// `rollback:` — the tag on the pre-release catalog version.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rollback {
+    /// Tag name; default `<table>_pre_<backfill_id with - as _>`.
+    pub snapshot: String,
+    /// Days the shadow is kept after publishing (default 30).
+    pub retention_days: u32,
+}
+
+impl Spec {
+    /// Read and check the spec at `path`.
+    ///
+    /// Errors: the file cannot be read, the YAML does not parse or has unknown or
+    /// missing fields, or a rule of DESIGN.md's spec section is broken — each a
+    /// [`SpecError`] with file, line and column.
+    pub fn load(path: &Path) -> Result<Self, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SpecError {
+            file: path.to_path_buf(),
+            position: None,
+            field: String::new(),
+            problem: format!("cannot read the spec: {e}"),
+            fix: "check the path; specs usually live under specs/".into(),
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Check spec `text` as if read from `path` (relative paths inside resolve against
+    /// `path`'s folder).
+    pub fn parse(text: &str, path: &Path) -> Result<Self, SpecError> {
+        validate::parse(text, path)
+    }
+
+    /// An error about `field` of this spec, placed at that field's line and column.
+    pub fn error_at(&self, field: &str, problem: impl Into<String>, fix: impl Into<String>) -> SpecError {
+        let position = self.source.index.find(field).map(|l| (l.line, l.column));
+        SpecError {
+            file: self.source.file.clone(),
+            position,
+            field: field.to_string(),
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+
+    /// The line in the spec file where line 1 of an inline transform sits.
+    pub fn transform_first_line(&self) -> Option<usize> {
+        let loc = self.source.index.find("transform.sql")?;
+        Some(if loc.block { loc.line + 1 } else { loc.line })
+    }
+}
+
+/// Durations serialize as humantime text ("10m") so the normalized spec reads like the YAML.
+mod humantime_serde_compat {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+}

@@ -1,0 +1,140 @@
+//! The warehouse, read-only: tables as hive-partitioned Parquet under one root, found by
+//! listing through `object_store`. A local path is the default; `file://`, `memory://`
+//! and `s3://` URLs go through their object stores. Nothing here writes.
+
+mod footer;
+mod listing;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::prefix::PrefixStore;
+use object_store::ObjectStore;
+use url::Url;
+
+pub use footer::{read_footer, FileStats};
+pub use listing::{DataFile, PartitionColumn, PartitionType, TableListing};
+
+use crate::spec::TableName;
+
+/// Errors opening or reading the warehouse.
+#[derive(Debug, thiserror::Error)]
+pub enum WarehouseError {
+    /// The location is neither an existing folder nor a supported URL (exit 2).
+    #[error("warehouse `{location}`: {problem}\n  fix: {fix}")]
+    Location {
+        /// The location as given.
+        location: String,
+        /// What is wrong with it.
+        problem: String,
+        /// How to point at a warehouse instead.
+        fix: String,
+    },
+    /// Listing or reading an object failed (exit 3).
+    #[error("warehouse `{location}`: {source}")]
+    Store {
+        /// The warehouse location.
+        location: String,
+        /// The object store's error.
+        #[source]
+        source: object_store::Error,
+    },
+    /// A Parquet footer could not be read (exit 3).
+    #[error("warehouse `{location}`: cannot read the Parquet footer of `{path}`: {message}")]
+    Footer {
+        /// The warehouse location.
+        location: String,
+        /// Object path of the file.
+        path: String,
+        /// The parquet reader's message.
+        message: String,
+    },
+}
+
+/// An open warehouse: an object store rooted at the warehouse's top folder.
+#[derive(Debug, Clone)]
+pub struct Warehouse {
+    location: String,
+    store: Arc<dyn ObjectStore>,
+}
+
+impl Warehouse {
+    /// Open `location`: a local folder (must exist), or a `file://`, `memory://` or
+    /// `s3://bucket/prefix` URL (S3 credentials and region come from the usual `AWS_*`
+    /// environment variables). Opening lists nothing.
+    ///
+    /// Errors: [`WarehouseError::Location`] for a missing folder or an unsupported scheme.
+    pub fn open(location: &str) -> Result<Self, WarehouseError> {
+        let bad = |problem: String, fix: &str| WarehouseError::Location {
+            location: location.to_string(),
+            problem,
+            fix: fix.to_string(),
+        };
+        let store: Arc<dyn ObjectStore> = if let Some((scheme, _)) = location.split_once("://") {
+            let url = Url::parse(location).map_err(|e| bad(format!("not a URL ({e})"), "write e.g. s3://bucket/warehouse or file:///data/warehouse"))?;
+            match scheme {
+                "file" => {
+                    let path = url.to_file_path().map_err(|_| bad("not a local file URL".into(), "write file:///absolute/path"))?;
+                    return Self::open(&path.display().to_string());
+                }
+                "memory" => Arc::new(InMemory::new()),
+                "s3" | "s3a" => {
+                    let bucket = url.host_str().unwrap_or_default();
+                    let s3 = object_store::aws::AmazonS3Builder::from_env()
+                        .with_bucket_name(bucket)
+                        .build()
+                        .map_err(|e| bad(format!("cannot configure S3 ({e})"), "set AWS_REGION and credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) in the environment"))?;
+                    let prefix = url.path().trim_matches('/');
+                    if prefix.is_empty() {
+                        Arc::new(s3)
+                    } else {
+                        Arc::new(PrefixStore::new(s3, prefix))
+                    }
+                }
+                other => return Err(bad(format!("the scheme `{other}://` is not supported"), "use a local path, file://, memory:// or s3://")),
+            }
+        } else {
+            let path = Path::new(location);
+            if !path.is_dir() {
+                return Err(bad("no such folder".into(), "pass --warehouse, set BACKFILL_WAREHOUSE, or set `warehouse:` in the spec (relative to the spec file)"));
+            }
+            let fs = LocalFileSystem::new_with_prefix(path).map_err(|e| bad(e.to_string(), "check the folder's permissions"))?;
+            Arc::new(fs)
+        };
+        Ok(Self { location: location.to_string(), store })
+    }
+
+    /// Wrap an existing store (tests, `memory://` fixtures). `location` is only shown in messages.
+    pub fn from_store(location: &str, store: Arc<dyn ObjectStore>) -> Self {
+        Self { location: location.to_string(), store }
+    }
+
+    /// The location as the user gave it.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The object store, rooted at the warehouse top.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    pub(crate) fn store_error(&self, source: object_store::Error) -> WarehouseError {
+        WarehouseError::Store { location: self.location.clone(), source }
+    }
+
+    /// Every `schema.table` under the root, sorted. Folders whose names are not plain
+    /// identifiers (`_catalog`, `_backfills`, `_live`) are not tables.
+    pub async fn tables(&self) -> Result<Vec<TableName>, WarehouseError> {
+        listing::tables(self).await
+    }
+
+    /// List one table's files and partition columns.
+    ///
+    /// Errors: store failures. A table with no files yields an empty listing.
+    pub async fn list_table(&self, table: &TableName) -> Result<TableListing, WarehouseError> {
+        listing::list_table(self, table).await
+    }
+}

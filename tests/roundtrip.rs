@@ -1,0 +1,34 @@
+//! Every statement of every rendered plan parses with DataFusion's parser, and parses
+//! to the same AST again after printing (sqlparser's `verified_stmt` discipline).
+
+use backfill::plan::Plan;
+use backfill::render::{render, Templates};
+use backfill::spec::Spec;
+use backfill::warehouse::Warehouse;
+use datafusion::sql::parser::DFParser;
+
+use crate::common::root;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_statement_of_every_spec_round_trips() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root().join("specs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        let spec = Spec::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let wh = Warehouse::open(spec.source.warehouse.as_deref().expect("specs name their warehouse")).unwrap();
+        let plan = Plan::build(spec, &wh).await.unwrap_or_else(|e| panic!("{e}"));
+        let rendered = render(&plan, &Templates::default()).unwrap_or_else(|e| panic!("{e}"));
+        for s in &rendered.statements {
+            let first = DFParser::parse_sql(&s.sql).unwrap_or_else(|e| panic!("{} does not parse: {e}\n{}", s.step, s.sql));
+            assert_eq!(first.len(), 1, "{}: one statement", s.step);
+            let printed = first[0].to_string();
+            let second = DFParser::parse_sql(&printed).unwrap_or_else(|e| panic!("{} printed form does not parse: {e}\n{printed}", s.step));
+            assert_eq!(first, second, "{} changes when printed and parsed again:\n{}\n---\n{printed}", s.step, s.sql);
+            checked += 1;
+        }
+    }
+    assert!(checked > 700, "checked only {checked} statements");
+}

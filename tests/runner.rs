@@ -1,0 +1,7 @@
+//! The one integration-test binary (as in jj's `tests/runner.rs`): every module below
+//! drives the real `backfill` binary or the library against the bundled fixture.
+
+mod common;
+mod bad_specs;
+mod plan_cli;
+mod roundtrip;
