@@ -211,8 +211,9 @@ async fn base_columns(spec: &Spec, wh: &Warehouse, listing: &TableListing) -> Re
 async fn resolve_sources(spec: &Spec, wh: &Warehouse, tables: &[TableName], catalog: &CatalogVersion, names: &[String]) -> Result<Vec<Source>, PlanError> {
     let mut out = Vec::new();
     for name in names {
+        let at = crate::render::transform::find_in_transform(spec, name);
         let missing = |what: String| {
-            crate::render::transform::transform_error(spec, None, None, what, "read from tables that exist in the warehouse, written as schema.table")
+            crate::render::transform::transform_error(spec, at, what, "read from tables that exist in the warehouse, written as schema.table")
         };
         let table = TableName::parse(name).map_err(|_| missing(format!("the transform reads `{name}`, which is not a `schema.table` name; {}", table_list(tables))))?;
         if catalog.views.contains_key(name) {

@@ -114,6 +114,15 @@ impl Step {
         }
     }
 
+    /// The step's name, as in JSON output and `--out` file names: `write_batch`, `ledger_publish`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::LedgerPublish => "ledger_publish",
+            Step::LedgerRollback => "ledger_rollback",
+            other => other.template(),
+        }
+    }
+
     /// One line saying what the step does, for plan comments.
     pub fn describe(self) -> &'static str {
         match self {
@@ -130,7 +139,7 @@ impl Step {
             Step::ReconcileUnchangedSample => "reconcile, row-level: sample of unchanged rows",
             Step::ViewSwap => "publish: swap the consumer view (one atomic catalog commit)",
             Step::LedgerPublish => "publish: record the release in governance.data_releases",
-            Step::Rollback => "rollback: restore the consumer view's previous body",
+            Step::Rollback => "restore the consumer view's previous body",
             Step::LedgerRollback => "rollback: record the rollback in governance.data_releases",
         }
     }
@@ -138,7 +147,7 @@ impl Step {
 
 impl std::fmt::Display for Step {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.template())
+        f.write_str(self.name())
     }
 }
 

@@ -30,7 +30,10 @@ impl TransformTemplate {
     pub fn compile(spec: &Spec) -> Result<Self, SpecError> {
         let mut env = new_environment();
         let text = spec.transform.sql.trim_end().trim_end_matches(';').to_string();
-        env.add_template_owned("transform", text).map_err(|e| transform_error(spec, e.line(), None, format!("the transform template does not compile: {}", e.detail().unwrap_or("syntax error")), TEMPLATE_FIX))?;
+        env.add_template_owned("transform", text).map_err(|e| {
+            let at = template_position(spec, &e);
+            transform_error(spec, at, format!("the transform template does not compile: {}", e.detail().unwrap_or("syntax error")), TEMPLATE_FIX)
+        })?;
         Ok(Self { env })
     }
 
@@ -47,8 +50,12 @@ impl TransformTemplate {
         };
         let tmpl = self.env.get_template("transform").expect("added in compile");
         tmpl.render(ctx).map_err(|e| {
-            let detail = e.detail().map(str::to_string).unwrap_or_else(|| e.to_string());
-            transform_error(spec, e.line(), None, format!("the transform does not render: {detail}"), TEMPLATE_FIX)
+            let detail = match (e.kind(), e.detail()) {
+                (minijinja::ErrorKind::UndefinedError, _) => "it uses a variable that is not defined".to_string(),
+                (_, Some(d)) => d.to_string(),
+                (_, None) => e.kind().to_string(),
+            };
+            transform_error(spec, template_position(spec, &e), format!("the transform does not render: {detail}"), TEMPLATE_FIX)
         })
     }
 }
@@ -62,22 +69,19 @@ const TEMPLATE_FIX: &str = "use only {{ batch_start }}, {{ batch_end }}, {{ part
 pub fn parse_query(spec: &Spec, sql: &str) -> Result<Box<Query>, SpecError> {
     let mut statements = DFParser::parse_sql(sql).map_err(|e| {
         let message = e.to_string();
-        let (line, col) = PARSER_POSITION
-            .captures(&message)
-            .map(|c| (c[1].parse().ok(), c[2].parse().ok()))
-            .unwrap_or((None, None));
-        transform_error(spec, line, col, format!("the transform does not parse: {message}"), "fix the SQL; `backfill plan` shows it rendered for each batch")
+        let at = PARSER_POSITION.captures(&message).and_then(|c| Some((c[1].parse().ok()?, c[2].parse().ok()?)));
+        transform_error(spec, at, format!("the transform does not parse: {message}"), "fix the SQL; `backfill plan` shows it rendered for each batch")
     })?;
     let only_query = "write the transform as a single SELECT (or WITH … SELECT) without a trailing statement";
     if statements.len() != 1 {
-        return Err(transform_error(spec, None, None, format!("the transform holds {} statements", statements.len()), only_query));
+        return Err(transform_error(spec, None, format!("the transform holds {} statements", statements.len()), only_query));
     }
     match statements.pop_front() {
         Some(DFStatement::Statement(stmt)) => match *stmt {
             Statement::Query(q) => Ok(q),
-            other => Err(transform_error(spec, None, None, format!("the transform is a `{}` statement, not a query", first_word(&other.to_string())), only_query)),
+            other => Err(transform_error(spec, None, format!("the transform is a `{}` statement, not a query", first_word(&other.to_string())), only_query)),
         },
-        _ => Err(transform_error(spec, None, None, "the transform is not a query", only_query)),
+        _ => Err(transform_error(spec, None, "the transform is not a query", only_query)),
     }
 }
 
@@ -113,22 +117,46 @@ pub fn relations<V: Visit>(node: &V) -> Vec<String> {
     out.into_iter().collect()
 }
 
-/// An error at line `line` (1-based) of the transform text, placed in the spec file
-/// (inline transforms) or the transform's own file.
-pub fn transform_error(spec: &Spec, line: Option<usize>, col: Option<usize>, problem: impl Into<String>, fix: impl Into<String>) -> SpecError {
+/// 1-based (line, column) of byte `offset` in `text`.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Where in the transform text a minijinja error points: its byte range when it has
+/// one, else its line.
+fn template_position(spec: &Spec, e: &minijinja::Error) -> Option<(usize, usize)> {
+    match e.range() {
+        Some(r) => Some(line_col(&spec.transform.sql, r.start)),
+        None => e.line().map(|l| (l, 1)),
+    }
+}
+
+/// Where `needle` first appears in the transform text (case-insensitive), to point at
+/// the line that names a missing table.
+pub fn find_in_transform(spec: &Spec, needle: &str) -> Option<(usize, usize)> {
+    let offset = spec.transform.sql.to_lowercase().find(&needle.to_lowercase())?;
+    Some(line_col(&spec.transform.sql, offset))
+}
+
+/// An error at `at` = (line, column), 1-based, of the transform text, placed in the spec
+/// file (inline transforms) or the transform's own file. Without `at`, the error points
+/// at the transform's start.
+pub fn transform_error(spec: &Spec, at: Option<(usize, usize)>, problem: impl Into<String>, fix: impl Into<String>) -> SpecError {
     match &spec.transform.origin {
         TransformOrigin::File(path) => SpecError {
             file: path.clone(),
-            position: line.map(|l| (l, col.unwrap_or(1))),
+            position: at,
             field: "transform.file".into(),
             problem: problem.into(),
             fix: fix.into(),
         },
         TransformOrigin::Inline => {
             let mut err = spec.error_at("transform.sql", problem, fix);
-            if let (Some(first), Some(line)) = (spec.transform_first_line(), line) {
-                let indent = spec.source.index.find("transform").map(|l| l.column + 2).unwrap_or(1);
-                err.position = Some((first + line - 1, col.map(|c| c + indent - 1).unwrap_or(indent)));
+            if let (Some((first_line, first_col)), Some((line, col))) = (spec.transform_start(), at) {
+                err.position = Some((first_line + line - 1, first_col + col - 1));
             }
             err
         }

@@ -17,7 +17,8 @@ pub struct Location {
     pub line: usize,
     /// Column, counting from 1.
     pub column: usize,
-    /// True when the value is a `|` or `>` block scalar, whose text starts on the next line.
+    /// True when the value is a `|` or `>` block scalar; line and column are then those
+    /// of its first content character.
     pub block: bool,
 }
 
@@ -54,7 +55,7 @@ impl PathIndex {
 }
 
 enum Frame {
-    Map { path: String, key: Option<String> },
+    Map { path: String, key: Option<(String, Marker)> },
     Seq { path: String, next: usize },
 }
 
@@ -65,20 +66,29 @@ struct Walker {
 }
 
 impl Walker {
-    /// The path of the value that starts now, or `None` when the event is a mapping key.
-    fn value_path(&mut self) -> Option<String> {
+    /// The path of the value that starts now and the marker of its key, if it is a
+    /// mapping value; `None` when the event is itself a mapping key.
+    fn value_path(&mut self) -> Option<(String, Option<Marker>)> {
         match self.stack.last_mut() {
-            None => Some(String::new()),
+            None => Some((String::new(), None)),
             Some(Frame::Map { key: None, .. }) => None,
             Some(Frame::Map { path, key }) => {
-                let key = key.take().unwrap_or_default();
-                Some(if path.is_empty() { key } else { format!("{path}.{key}") })
+                let (key, mark) = key.take().expect("matched Some");
+                Some((if path.is_empty() { key } else { format!("{path}.{key}") }, Some(mark)))
             }
             Some(Frame::Seq { path, next }) => {
                 *next += 1;
-                Some(format!("{path}[{}]", *next - 1))
+                Some((format!("{path}[{}]", *next - 1), None))
             }
         }
+    }
+
+    /// A mapping or sequence value is located at its key (`transform:`), because a block
+    /// container's own start marker falls after its first key.
+    fn open(&mut self, mark: Marker, seq: bool) {
+        let (path, key_mark) = self.value_path().unwrap_or_default();
+        self.record(&path, key_mark.unwrap_or(mark), false);
+        self.stack.push(if seq { Frame::Seq { path, next: 0 } } else { Frame::Map { path, key: None } });
     }
 
     fn record(&mut self, path: &str, mark: Marker, block: bool) {
@@ -93,24 +103,16 @@ impl MarkedEventReceiver for Walker {
             Event::Scalar(text, style, _, _) => match self.value_path() {
                 None => {
                     if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
-                        *key = Some(text);
+                        *key = Some((text, mark));
                     }
                 }
-                Some(path) => {
+                Some((path, _)) => {
                     let block = matches!(style, TScalarStyle::Literal | TScalarStyle::Folded);
                     self.record(&path, mark, block);
                 }
             },
-            Event::MappingStart(..) => {
-                let path = self.value_path().unwrap_or_default();
-                self.record(&path, mark, false);
-                self.stack.push(Frame::Map { path, key: None });
-            }
-            Event::SequenceStart(..) => {
-                let path = self.value_path().unwrap_or_default();
-                self.record(&path, mark, false);
-                self.stack.push(Frame::Seq { path, next: 0 });
-            }
+            Event::MappingStart(..) => self.open(mark, false),
+            Event::SequenceStart(..) => self.open(mark, true),
             Event::MappingEnd | Event::SequenceEnd => {
                 self.stack.pop();
             }
@@ -132,7 +134,13 @@ mod tests {
         let idx = PathIndex::build(text);
         assert_eq!(idx.find("a").map(|l| (l.line, l.column)), Some((1, 4)));
         assert_eq!(idx.find("b.c[1]").map(|l| (l.line, l.column)), Some((3, 10)));
-        assert!(idx.find("b.d").unwrap().block);
+        let block = idx.find("b.d").unwrap();
+        assert!(block.block);
+        // A block scalar is located at its first content line and column, not at `|`.
+        assert_eq!((block.line, block.column), (5, 5));
         assert_eq!(idx.find("b.missing").map(|l| l.line), idx.find("b").map(|l| l.line));
+        // A block mapping value is located at its key.
+        assert_eq!(idx.find("b").map(|l| (l.line, l.column)), Some((2, 1)));
+        assert_eq!(idx.find("b.c").map(|l| (l.line, l.column)), Some((3, 3)));
     }
 }

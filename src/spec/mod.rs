@@ -250,10 +250,11 @@ impl Spec {
         }
     }
 
-    /// The line in the spec file where line 1 of an inline transform sits.
-    pub fn transform_first_line(&self) -> Option<usize> {
+    /// Line and column in the spec file of the first character of an inline transform
+    /// (for a `|` block, the first content line), if the transform is inline.
+    pub fn transform_start(&self) -> Option<(usize, usize)> {
         let loc = self.source.index.find("transform.sql")?;
-        Some(if loc.block { loc.line + 1 } else { loc.line })
+        Some((loc.line, loc.column))
     }
 }
 

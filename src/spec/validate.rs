@@ -205,7 +205,7 @@ impl Ctx {
             return Err(self.err("source_range.exclude", "every partition of the range is excluded", "exclude fewer dates, or drop the backfill"));
         }
         if count > i64::from(max_partitions) {
-            return Err(self.err("source_range", format!("the range holds {count} partitions, more than max_partitions ({max_partitions})"), "narrow the range, split the backfill, or raise execution.max_partitions"));
+            return Err(self.err("source_range.start", format!("the range holds {count} partitions, more than max_partitions ({max_partitions})"), "narrow the range, split the backfill, or raise execution.max_partitions"));
         }
         Ok(range)
     }
