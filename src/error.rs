@@ -2,7 +2,6 @@
 //! code in one place (DESIGN.md, exit codes).
 
 use crate::catalog::CatalogError;
-use crate::plan::PlanError;
 use crate::render::RenderError;
 use crate::spec::SpecError;
 use crate::warehouse::WarehouseError;
@@ -47,6 +46,9 @@ pub enum Error {
     /// A template failed or rendered SQL that does not parse.
     #[error(transparent)]
     Render(#[from] RenderError),
+    /// The DataFusion engine failed.
+    #[error("engine: {0}")]
+    Engine(#[from] Box<datafusion::error::DataFusionError>),
     /// Bad command-line input not covered above.
     #[error("{0}")]
     Usage(String),
@@ -61,16 +63,6 @@ pub enum Error {
     },
 }
 
-impl From<PlanError> for Error {
-    fn from(e: PlanError) -> Self {
-        match e {
-            PlanError::Spec(e) => Error::Spec(e),
-            PlanError::Warehouse(e) => Error::Warehouse(e),
-            PlanError::Catalog(e) => Error::Catalog(e),
-        }
-    }
-}
-
 impl Error {
     /// Whose fault this is.
     pub fn kind(&self) -> ErrorKind {
@@ -78,7 +70,7 @@ impl Error {
             Error::Spec(_) | Error::Render(_) | Error::Usage(_) => ErrorKind::Input,
             Error::Warehouse(WarehouseError::Location { .. }) => ErrorKind::Input,
             Error::Catalog(CatalogError::Warehouse(WarehouseError::Location { .. })) => ErrorKind::Input,
-            Error::Warehouse(_) | Error::Catalog(_) | Error::Io { .. } => ErrorKind::Runtime,
+            Error::Warehouse(_) | Error::Catalog(_) | Error::Engine(_) | Error::Io { .. } => ErrorKind::Runtime,
         }
     }
 }

@@ -16,6 +16,7 @@
 
 pub mod catalog;
 pub mod error;
+pub mod execute;
 pub mod plan;
 pub mod render;
 pub mod sample;

@@ -6,7 +6,8 @@ use chrono::NaiveDate;
 use futures::{stream, StreamExt, TryStreamExt};
 use serde::Serialize;
 
-use super::{PlanError, Source};
+use super::Source;
+use crate::Error;
 use crate::spec::Spec;
 use crate::warehouse::{read_footer, DataFile, Warehouse};
 
@@ -35,20 +36,19 @@ impl Estimate {
 pub(super) struct Estimator {
     dated: Vec<(NaiveDate, Estimate)>,
     undated: Estimate,
+    /// Some source (a view, or a table without a DATE partition) is read whole.
+    any_undated: bool,
 }
 
 impl Estimator {
     /// Read the footers of every source file inside the spec's range (dated sources)
     /// or of every file (undated sources). Views contribute nothing.
-    pub(super) async fn load(wh: &Warehouse, spec: &Spec, sources: &[Source]) -> Result<Self, PlanError> {
+    pub(super) async fn load(wh: &Warehouse, spec: &Spec, sources: &[Source]) -> Result<Self, Error> {
         let (start, end) = (spec.source_range.start, spec.source_range.end);
         let mut dated: Vec<(NaiveDate, DataFile)> = Vec::new();
         let mut undated: Vec<DataFile> = Vec::new();
         for source in sources {
-            let listing = match wh.list_table(&source.table).await {
-                Ok(l) => l,
-                Err(e) => return Err(e.into()),
-            };
+            let listing = wh.list_table(&source.table).await?;
             match &source.partition_column {
                 Some(col) => {
                     for f in listing.files_between(col, start, end) {
@@ -62,7 +62,7 @@ impl Estimator {
         let rows = |files: Vec<DataFile>| async move {
             stream::iter(files.into_iter().map(|f| async move {
                 let stats = read_footer(wh, &f).await?;
-                Ok::<_, PlanError>(Estimate { files: 1, rows: stats.rows, bytes: f.size })
+                Ok::<_, Error>(Estimate { files: 1, rows: stats.rows, bytes: f.size })
             }))
             .buffered(FOOTER_CONCURRENCY)
             .try_collect::<Vec<_>>()
@@ -73,7 +73,17 @@ impl Estimator {
         let mut dated: Vec<(NaiveDate, Estimate)> = days.into_iter().zip(dated_estimates).collect();
         dated.sort_by_key(|(d, _)| *d);
         let undated = rows(undated).await?.iter().fold(Estimate::default(), |a, e| a.plus(e));
-        Ok(Self { dated, undated })
+        let any_undated = sources.iter().any(|s| s.partition_column.is_none());
+        Ok(Self { dated, undated, any_undated })
+    }
+
+    /// The partitions of `partitions` with no dated source file; none when some source
+    /// is not date-partitioned (every partition may then find rows in it).
+    pub(super) fn without_files(&self, partitions: &[NaiveDate]) -> Vec<NaiveDate> {
+        if self.any_undated {
+            return Vec::new();
+        }
+        partitions.iter().copied().filter(|d| self.dated.binary_search_by_key(d, |(day, _)| *day).is_err()).collect()
     }
 
     /// Estimate for a batch reading `from..=to`.

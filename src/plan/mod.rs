@@ -13,25 +13,12 @@ use serde::Serialize;
 pub use downstream::{Dependent, DependentKind};
 pub use estimate::Estimate;
 
-use crate::catalog::{self, CatalogError, CatalogVersion};
+use crate::catalog::{self, CatalogVersion};
 use crate::render::sql::sql_type;
 use crate::render::transform::{parse_query, relations, TransformTemplate};
-use crate::spec::{Spec, SpecError, TableName};
-use crate::warehouse::{read_footer, PartitionType, TableListing, Warehouse, WarehouseError};
-
-/// Errors while planning.
-#[derive(Debug, thiserror::Error)]
-pub enum PlanError {
-    /// The spec names something the warehouse does not have (exit 2).
-    #[error(transparent)]
-    Spec(#[from] SpecError),
-    /// The warehouse could not be read (exit 3, or 2 for a bad location).
-    #[error(transparent)]
-    Warehouse(#[from] WarehouseError),
-    /// The catalog could not be read (exit 3).
-    #[error(transparent)]
-    Catalog(#[from] CatalogError),
-}
+use crate::spec::{Spec, TableName};
+use crate::warehouse::{read_footer, PartitionType, TableListing, Warehouse};
+use crate::Error;
 
 /// A column of the base table, in table order (data columns, then the partition key).
 #[derive(Debug, Clone, Serialize)]
@@ -104,6 +91,9 @@ pub struct Plan {
     /// Catalog views that read the base table (directly or through other views) and
     /// declared dependents.
     pub downstream: Vec<Dependent>,
+    /// Partitions to recompute for which no date-partitioned source has files (empty
+    /// when a source is not date-partitioned: then nothing can be said per partition).
+    pub without_source: Vec<NaiveDate>,
     /// The consumer view's current state.
     pub view: ConsumerView,
     /// The catalog version read (0 when there is none).
@@ -118,9 +108,9 @@ impl Plan {
 
     /// Check `spec` against `wh` and build the plan.
     ///
-    /// Errors: [`PlanError::Spec`] (exit 2) for a missing table, partition key, key or
+    /// Errors: [`Error::Spec`] (exit 2) for a missing table, partition key, key or
     /// source table, each listing what exists; store and catalog failures otherwise.
-    pub async fn build(spec: Spec, wh: &Warehouse) -> Result<Self, PlanError> {
+    pub async fn build(spec: Spec, wh: &Warehouse) -> Result<Self, Error> {
         let tables = wh.tables().await?;
         let catalog = catalog::latest(wh).await?;
         let listing = base_listing(&spec, wh, &tables).await?;
@@ -134,6 +124,7 @@ impl Plan {
         let sources = resolve_sources(&spec, wh, &tables, &catalog, &relations(&query)).await?;
 
         let estimator = estimate::Estimator::load(wh, &spec, &sources).await?;
+        let without_source = estimator.without_files(&partitions);
         let batches = partitions
             .chunks(per)
             .enumerate()
@@ -153,7 +144,7 @@ impl Plan {
             None => ConsumerView { exists: false, body: format!("SELECT * FROM {}", crate::render::sql::quote_table(&spec.target.table.to_string())) },
         };
         let downstream = downstream::find(&spec, &catalog);
-        Ok(Self { spec, columns, partitions, batches, sources, downstream, view, catalog_version: catalog.version })
+        Ok(Self { spec, columns, partitions, batches, sources, downstream, without_source, view, catalog_version: catalog.version })
     }
 }
 
@@ -165,7 +156,7 @@ fn table_list(tables: &[TableName]) -> String {
     }
 }
 
-async fn base_listing(spec: &Spec, wh: &Warehouse, tables: &[TableName]) -> Result<TableListing, PlanError> {
+async fn base_listing(spec: &Spec, wh: &Warehouse, tables: &[TableName]) -> Result<TableListing, Error> {
     let base = &spec.target.table;
     if !tables.contains(base) {
         return Err(spec.error_at("target.table", format!("table `{base}` does not exist in warehouse {}; {}", wh.location(), table_list(tables)), "name an existing table, or point --warehouse at the right warehouse").into());
@@ -182,7 +173,7 @@ async fn base_listing(spec: &Spec, wh: &Warehouse, tables: &[TableName]) -> Resu
     }
 }
 
-async fn base_columns(spec: &Spec, wh: &Warehouse, listing: &TableListing) -> Result<Vec<Column>, PlanError> {
+async fn base_columns(spec: &Spec, wh: &Warehouse, listing: &TableListing) -> Result<Vec<Column>, Error> {
     let newest = listing.files.last().expect("checked non-empty");
     let stats = read_footer(wh, newest).await?;
     let base = &spec.target.table;
@@ -208,7 +199,7 @@ async fn base_columns(spec: &Spec, wh: &Warehouse, listing: &TableListing) -> Re
     Ok(columns)
 }
 
-async fn resolve_sources(spec: &Spec, wh: &Warehouse, tables: &[TableName], catalog: &CatalogVersion, names: &[String]) -> Result<Vec<Source>, PlanError> {
+async fn resolve_sources(spec: &Spec, wh: &Warehouse, tables: &[TableName], catalog: &CatalogVersion, names: &[String]) -> Result<Vec<Source>, Error> {
     let mut out = Vec::new();
     for name in names {
         let at = crate::render::transform::find_in_transform(spec, name);

@@ -65,6 +65,9 @@ pub enum Step {
     PrepareView,
     /// Declare the shadow table.
     CreateShadow,
+    /// Evaluate the transform for one batch, cast to the base schema (the dry run runs
+    /// this in memory; [`Step::WriteBatch`] writes its result).
+    EvaluateBatch,
     /// Run the transform for one batch into its staging prefix.
     WriteBatch,
     /// Move a batch's staged files into the shadow's partition folders, replacing earlier attempts.
@@ -99,6 +102,7 @@ impl Step {
         match self {
             Step::PrepareView => "prepare_view",
             Step::CreateShadow => "create_shadow",
+            Step::EvaluateBatch => "evaluate_batch",
             Step::WriteBatch => "write_batch",
             Step::CommitBatch => "commit_batch",
             Step::ReconcileRowCounts => "reconcile_row_counts",
@@ -128,6 +132,7 @@ impl Step {
         match self {
             Step::PrepareView => "create the consumer view over the base table if it does not exist (its own catalog commit)",
             Step::CreateShadow => "declare the shadow table",
+            Step::EvaluateBatch => "evaluate the batch's corrected rows in memory (dry run)",
             Step::WriteBatch => "write the batch's corrected partitions to its staging prefix",
             Step::CommitBatch => "commit staged files into the shadow's partitions (replacing earlier attempts)",
             Step::ReconcileRowCounts => "reconcile, structural: row counts per partition",
@@ -142,6 +147,26 @@ impl Step {
             Step::Rollback => "restore the consumer view's previous body",
             Step::LedgerRollback => "rollback: record the rollback in governance.data_releases",
         }
+    }
+}
+
+impl Step {
+    /// The steps run for every batch of `spec`, in order; checks the spec does not ask
+    /// for are left out.
+    pub fn per_batch(spec: &crate::spec::Spec) -> Vec<Step> {
+        let v = &spec.validation;
+        let mut steps = vec![Step::WriteBatch, Step::CommitBatch, Step::ReconcileRowCounts];
+        if v.unique_keys {
+            steps.push(Step::ReconcileUniqueKeys);
+        }
+        if !v.not_null.is_empty() {
+            steps.push(Step::ReconcileNotNull);
+        }
+        if !v.metrics.is_empty() {
+            steps.push(Step::ReconcileMetrics);
+        }
+        steps.extend([Step::ReconcileRows, Step::ReconcileTopChanges, Step::ReconcileUnchangedSample]);
+        steps
     }
 }
 
@@ -208,70 +233,107 @@ struct ColumnCtx<'a> {
 /// [`RenderError::Parse`] for a statement that does not parse (naming the template),
 /// [`RenderError::Spec`] for a transform that does not render or parse (at its spec line).
 pub fn render(plan: &Plan, templates: &Templates) -> Result<RenderedPlan, RenderError> {
-    let env = templates.environment().map_err(|(template, message)| RenderError::Template { template, message })?;
-    let transform = TransformTemplate::compile(&plan.spec)?;
+    let r = StatementRenderer::new(plan, templates, &plan.spec.target.shadow)?;
     let spec = &plan.spec;
-    let data_columns: Vec<String> = plan.columns.iter().filter(|c| !c.is_partition).map(|c| c.name.clone()).collect();
-    let identity = if spec.target.keys.is_empty() { data_columns.clone() } else { spec.target.keys.clone() };
-    let shared = Shared {
-        base: spec.target.table.to_string(),
-        shadow: spec.target.shadow.to_string(),
-        view: spec.target.view.to_string(),
-        partition_key: &spec.target.partition_key,
-        compare: data_columns.iter().filter(|c| !identity.contains(c)).cloned().collect(),
-        identity,
-        columns: plan.columns.iter().map(|c| ColumnCtx { name: &c.name, sql_type: Value::from_safe_string(c.sql_type.clone()) }).collect(),
-        not_null: &spec.validation.not_null,
-        sample_rows: spec.validation.sample_rows,
-        order_column: order_column(plan),
-        shadow_location: format!("{WAREHOUSE_URL}{}", spec.target.shadow.prefix()),
-        range_start: sql::date_value(spec.source_range.start),
-        range_end: sql::date_value(spec.source_range.end),
-        excluded: spec.source_range.exclude.iter().map(|d| sql::date_value(*d)).collect(),
-        source_range: scope_text(plan),
-        partitions: plan.partitions.len(),
-        previous_body: Value::from_safe_string(plan.view.body.clone()),
+    let mut statements: Vec<Statement> = Vec::with_capacity(plan.batches.len() * 9 + 6);
+    let mut push = |step: Step, batch: Option<&Batch>| -> Result<(), RenderError> {
+        let sql = r.render_step(step, batch)?;
+        statements.push(Statement { index: statements.len() + 1, step, batch: batch.map(|b| b.number), sql });
+        Ok(())
     };
-    let shared = Value::from_serialize(&shared);
-    let metrics: Vec<Value> = spec
-        .validation
-        .metrics
-        .iter()
-        .map(|m| Value::from_serialize(context! { name => m.name.as_str(), sql => Value::from_safe_string(m.sql.clone()) }))
-        .collect();
-    let shared = context! { metrics => metrics, ..shared };
-
-    let mut out = Renderer { env: &env, statements: Vec::with_capacity(plan.batches.len() * 8 + 6) };
-    out.push(Step::PrepareView, None, &shared)?;
-    out.push(Step::CreateShadow, None, &shared)?;
+    push(Step::PrepareView, None)?;
+    push(Step::CreateShadow, None)?;
     for batch in &plan.batches {
-        let sql = transform.render(spec, &batch.partitions)?;
-        transform::parse_query(spec, &sql)?;
-        let indented: Vec<String> = sql.lines().map(|l| if l.is_empty() { String::new() } else { format!("    {l}") }).collect();
-        let ctx = context! { batch => batch_ctx(spec, batch), transform => Value::from_safe_string(indented.join("\n")), ..shared.clone() };
-        out.push(Step::WriteBatch, Some(batch.number), &ctx)?;
-        out.push(Step::CommitBatch, Some(batch.number), &ctx)?;
-        out.push(Step::ReconcileRowCounts, Some(batch.number), &ctx)?;
-        if spec.validation.unique_keys {
-            out.push(Step::ReconcileUniqueKeys, Some(batch.number), &ctx)?;
+        for step in Step::per_batch(spec) {
+            push(step, Some(batch))?;
         }
-        if !spec.validation.not_null.is_empty() {
-            out.push(Step::ReconcileNotNull, Some(batch.number), &ctx)?;
-        }
-        if !spec.validation.metrics.is_empty() {
-            out.push(Step::ReconcileMetrics, Some(batch.number), &ctx)?;
-        }
-        out.push(Step::ReconcileRows, Some(batch.number), &ctx)?;
-        out.push(Step::ReconcileTopChanges, Some(batch.number), &ctx)?;
-        out.push(Step::ReconcileUnchangedSample, Some(batch.number), &ctx)?;
     }
-    out.push(Step::ViewSwap, None, &shared)?;
-    out.push(Step::LedgerPublish, None, &context! { action => "publish", ..shared.clone() })?;
-    out.push(Step::Rollback, None, &shared)?;
-    out.push(Step::LedgerRollback, None, &context! { action => "rollback", ..shared.clone() })?;
+    for step in [Step::ViewSwap, Step::LedgerPublish, Step::Rollback, Step::LedgerRollback] {
+        push(step, None)?;
+    }
+    let fingerprint = fingerprint(plan, &statements);
+    Ok(RenderedPlan { dialect: DIALECT, statements, fingerprint })
+}
 
-    let fingerprint = fingerprint(plan, &out.statements);
-    Ok(RenderedPlan { dialect: DIALECT, statements: out.statements, fingerprint })
+/// Renders single steps of one plan; [`render`] uses it for the whole plan, the dry run
+/// for its in-memory sample (with the shadow replaced by the sample's table name).
+pub struct StatementRenderer<'p> {
+    plan: &'p Plan,
+    env: Environment<'static>,
+    transform: TransformTemplate,
+    shared: Value,
+}
+
+impl<'p> StatementRenderer<'p> {
+    /// Compile the templates and the transform for `plan`, with `shadow` as the table
+    /// the reconciliation statements compare with the base.
+    ///
+    /// Errors: as [`render`].
+    pub fn new(plan: &'p Plan, templates: &Templates, shadow: &crate::spec::TableName) -> Result<Self, RenderError> {
+        let env = templates.environment().map_err(|(template, message)| RenderError::Template { template, message })?;
+        let transform = TransformTemplate::compile(&plan.spec)?;
+        let spec = &plan.spec;
+        let data_columns: Vec<String> = plan.columns.iter().filter(|c| !c.is_partition).map(|c| c.name.clone()).collect();
+        let identity = if spec.target.keys.is_empty() { data_columns.clone() } else { spec.target.keys.clone() };
+        let shared = Shared {
+            base: spec.target.table.to_string(),
+            shadow: shadow.to_string(),
+            view: spec.target.view.to_string(),
+            partition_key: &spec.target.partition_key,
+            compare: data_columns.iter().filter(|c| !identity.contains(c)).cloned().collect(),
+            identity,
+            columns: plan.columns.iter().map(|c| ColumnCtx { name: &c.name, sql_type: Value::from_safe_string(c.sql_type.clone()) }).collect(),
+            not_null: &spec.validation.not_null,
+            sample_rows: spec.validation.sample_rows,
+            order_column: order_column(plan),
+            shadow_location: format!("{WAREHOUSE_URL}{}", spec.target.shadow.prefix()),
+            range_start: sql::date_value(spec.source_range.start),
+            range_end: sql::date_value(spec.source_range.end),
+            excluded: spec.source_range.exclude.iter().map(|d| sql::date_value(*d)).collect(),
+            source_range: scope_text(plan),
+            partitions: plan.partitions.len(),
+            previous_body: Value::from_safe_string(plan.view.body.clone()),
+        };
+        let metrics: Vec<Value> = spec
+            .validation
+            .metrics
+            .iter()
+            .map(|m| context! { name => m.name.as_str(), sql => Value::from_safe_string(m.sql.clone()) })
+            .collect();
+        let shared = context! { metrics => metrics, ..Value::from_serialize(&shared) };
+        Ok(Self { plan, env, transform, shared })
+    }
+
+    /// Render `step` (for `batch`, when it is a per-batch step) and parse it back.
+    ///
+    /// Errors: as [`render`].
+    pub fn render_step(&self, step: Step, batch: Option<&Batch>) -> Result<String, RenderError> {
+        let spec = &self.plan.spec;
+        let ctx = match (step, batch) {
+            (Step::LedgerPublish, _) => context! { action => "publish", ..self.shared.clone() },
+            (Step::LedgerRollback, _) => context! { action => "rollback", ..self.shared.clone() },
+            (_, Some(batch)) => {
+                let sql = self.transform.render(spec, &batch.partitions)?;
+                transform::parse_query(spec, &sql)?;
+                let indented: Vec<String> = sql.lines().map(|l| if l.is_empty() { String::new() } else { format!("    {l}") }).collect();
+                context! { batch => batch_ctx(spec, batch), transform => Value::from_safe_string(indented.join("\n")), ..self.shared.clone() }
+            }
+            (_, None) => self.shared.clone(),
+        };
+        let name = step.template();
+        let file = || format!("templates/{DIALECT}/{name}.sql.j2");
+        let tmpl = self.env.get_template(name).map_err(|e| RenderError::Template { template: file(), message: e.to_string() })?;
+        let sql = tmpl.render(ctx).map_err(|e| RenderError::Template { template: file(), message: format!("{e:#}") })?;
+        let sql = sql.trim().to_string();
+        check_parses(&sql).map_err(|message| RenderError::Parse {
+            template: file(),
+            step,
+            batch: batch.map(|b| format!(", batch {}", b.number)).unwrap_or_default(),
+            message,
+            sql: sql.clone(),
+        })?;
+        Ok(sql)
+    }
 }
 
 fn batch_ctx(spec: &crate::spec::Spec, batch: &Batch) -> Value {
@@ -308,30 +370,6 @@ fn order_column(plan: &Plan) -> Option<String> {
         }
     }
     found
-}
-
-struct Renderer<'e> {
-    env: &'e Environment<'static>,
-    statements: Vec<Statement>,
-}
-
-impl Renderer<'_> {
-    fn push(&mut self, step: Step, batch: Option<u32>, ctx: &Value) -> Result<(), RenderError> {
-        let name = step.template();
-        let file = || format!("templates/{DIALECT}/{name}.sql.j2");
-        let tmpl = self.env.get_template(name).map_err(|e| RenderError::Template { template: file(), message: e.to_string() })?;
-        let sql = tmpl.render(ctx).map_err(|e| RenderError::Template { template: file(), message: format!("{e:#}") })?;
-        let sql = sql.trim().to_string();
-        check_parses(&sql).map_err(|message| RenderError::Parse {
-            template: file(),
-            step,
-            batch: batch.map(|b| format!(", batch {b}")).unwrap_or_default(),
-            message,
-            sql: sql.clone(),
-        })?;
-        self.statements.push(Statement { index: self.statements.len() + 1, step, batch, sql });
-        Ok(())
-    }
 }
 
 /// Parse `sql` with DataFusion's parser; it must be exactly one statement.

@@ -16,6 +16,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("_pair", include_str!("../../templates/datafusion/_pair.sql.j2")),
     ("prepare_view", include_str!("../../templates/datafusion/prepare_view.sql.j2")),
     ("create_shadow", include_str!("../../templates/datafusion/create_shadow.sql.j2")),
+    ("evaluate_batch", include_str!("../../templates/datafusion/evaluate_batch.sql.j2")),
     ("write_batch", include_str!("../../templates/datafusion/write_batch.sql.j2")),
     ("commit_batch", include_str!("../../templates/datafusion/commit_batch.sql.j2")),
     ("reconcile_row_counts", include_str!("../../templates/datafusion/reconcile_row_counts.sql.j2")),

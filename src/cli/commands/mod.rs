@@ -1,6 +1,7 @@
 //! One file per subcommand; this module only dispatches.
 
 mod plan;
+mod run;
 mod validate;
 
 use clap::Subcommand;
@@ -13,6 +14,7 @@ use backfill::Error;
 pub enum Command {
     Validate(validate::Args),
     Plan(plan::Args),
+    Run(run::Args),
 }
 
 /// Run one subcommand.
@@ -20,5 +22,6 @@ pub async fn run(command: Command, global: &Global) -> Result<(), Error> {
     match command {
         Command::Validate(args) => validate::run(args, global).await,
         Command::Plan(args) => plan::run(args, global).await,
+        Command::Run(args) => run::run(args, global).await,
     }
 }

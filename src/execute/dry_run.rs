@@ -1,0 +1,228 @@
+//! The dry run, `backfill run SPEC` without `--execute`: evaluate the transform for a
+//! representative sample of partitions in memory, twice, and compare the result with the
+//! base using the same reconciliation statements a real run uses. Nothing is written:
+//! the sample lives in a `MemTable` of this process.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::{Datelike, NaiveDate};
+use datafusion::arrow::array::{Array, Float64Array};
+use datafusion::arrow::compute::{cast, concat_batches};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use datafusion::common::TableReference;
+use serde::Serialize;
+
+use super::session::{self, SessionOptions};
+use super::{output, Table};
+use crate::catalog;
+use crate::plan::{Batch, Estimate, Plan};
+use crate::render::{StatementRenderer, Step, Templates};
+use crate::spec::{DeltaRange, TableName};
+use crate::warehouse::Warehouse;
+use crate::Error;
+
+/// Partitions sampled when `--sample` is not given.
+pub const DEFAULT_SAMPLE: usize = 6;
+
+/// Row counts by class, base vs recomputed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RowClasses {
+    /// Same key, same values.
+    pub unchanged: u64,
+    /// Same key, some value differs.
+    pub changed: u64,
+    /// Key only in the recomputed rows.
+    pub added: u64,
+    /// Key only in the base.
+    pub removed: u64,
+}
+
+/// One metric over the sample: old, new and the relative change.
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricDelta {
+    /// Metric name.
+    pub name: String,
+    /// Sum over the sampled base partitions.
+    pub old: f64,
+    /// Sum over the recomputed sample.
+    pub new: f64,
+    /// (new − old) / |old| × 100; `None` when old is 0.
+    pub percent: Option<f64>,
+    /// The spec's expected range, if any.
+    pub expected: Option<DeltaRange>,
+}
+
+impl MetricDelta {
+    /// Whether the sample's change lies in the expected range (`None` without one).
+    pub fn within(&self) -> Option<bool> {
+        Some(self.expected?.contains(self.percent?))
+    }
+}
+
+/// What the dry run found.
+#[derive(Debug, Clone, Serialize)]
+pub struct DryRun {
+    /// The partitions evaluated, ascending.
+    pub sampled: Vec<NaiveDate>,
+    /// Row classes over the sample.
+    pub classes: RowClasses,
+    /// Each metric over the sample.
+    pub metrics: Vec<MetricDelta>,
+    /// The largest changes (at most `sample_rows`).
+    pub changed_rows: Table,
+    /// Rows the correction leaves as they are (at most `sample_rows`).
+    pub unchanged_rows: Table,
+    /// Partitions in the range the spec excludes.
+    pub excluded: Vec<NaiveDate>,
+    /// Partitions to recompute for which no source table has a partition.
+    pub without_source: Vec<NaiveDate>,
+    /// False when two evaluations of the same partitions gave different rows.
+    pub deterministic: bool,
+    /// The estimate for the full run.
+    pub estimate: Estimate,
+}
+
+/// Pick up to `n` partitions: the first, the last, both sides of the first month
+/// boundary inside the range, then evenly spread ones. Deterministic.
+pub fn pick_sample(partitions: &[NaiveDate], n: usize) -> Vec<NaiveDate> {
+    let mut picked = BTreeSet::new();
+    let n = n.max(1).min(partitions.len());
+    let want = |d: NaiveDate, picked: &mut BTreeSet<NaiveDate>| {
+        if picked.len() < n {
+            picked.insert(d);
+        }
+    };
+    want(partitions[0], &mut picked);
+    want(partitions[partitions.len() - 1], &mut picked);
+    if let Some(i) = partitions.iter().position(|d| d.day() == 1 && *d != partitions[0]) {
+        want(partitions[i - 1], &mut picked);
+        want(partitions[i], &mut picked);
+    }
+    let mut step = 1;
+    while picked.len() < n {
+        for k in 1..step {
+            want(partitions[k * (partitions.len() - 1) / step], &mut picked);
+        }
+        step += 1;
+    }
+    picked.into_iter().collect()
+}
+
+/// The in-memory table the sample is registered as.
+fn sample_table() -> TableName {
+    TableName::new("backfill_dry_run", "sample")
+}
+
+fn engine(e: datafusion::error::DataFusionError) -> Error {
+    Error::Engine(Box::new(e))
+}
+
+async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, Error> {
+    ctx.sql(sql).await.map_err(engine)?.collect().await.map_err(engine)
+}
+
+/// Evaluate every sampled partition as a batch of its own (so each reads only its own
+/// source partitions), sorted by every column so that two evaluations compare exactly.
+async fn evaluate(ctx: &SessionContext, r: &StatementRenderer<'_>, sample: &[NaiveDate]) -> Result<Vec<RecordBatch>, Error> {
+    let mut out = Vec::new();
+    for day in sample {
+        let batch = Batch { number: 0, partitions: vec![*day], estimate: Estimate::default() };
+        let sql = r.render_step(Step::EvaluateBatch, Some(&batch))?;
+        let width = ctx.sql(&sql).await.map_err(engine)?.schema().fields().len();
+        let order: Vec<String> = (1..=width).map(|i| i.to_string()).collect();
+        out.extend(query(ctx, &format!("SELECT * FROM ({sql}) AS evaluated ORDER BY {}", order.join(", "))).await?);
+    }
+    Ok(out)
+}
+
+fn sum_f64(batches: &[RecordBatch], column: &str) -> Result<f64, Error> {
+    let mut total = 0.0;
+    for b in batches {
+        let Some(col) = b.column_by_name(column) else { continue };
+        let as_f64 = cast(col, &DataType::Float64).map_err(|e| engine(e.into()))?;
+        let values = as_f64.as_any().downcast_ref::<Float64Array>().expect("cast to Float64");
+        total += (0..values.len()).filter(|i| values.is_valid(*i)).map(|i| values.value(i)).sum::<f64>();
+    }
+    Ok(total)
+}
+
+/// Run the dry run for `plan` against `wh`.
+///
+/// Errors: [`Error::Spec`] when the transform's output does not fit the base table (see
+/// [`output::check`]); engine and store errors otherwise.
+pub async fn dry_run(plan: &Plan, wh: &Warehouse, templates: &Templates, sample: usize, opts: &SessionOptions) -> Result<DryRun, Error> {
+    let spec = &plan.spec;
+    let catalog = catalog::latest(wh).await?;
+    let ctx = session::open(wh, &catalog, opts).await?;
+    output::check(&ctx, plan, &plan.batches[0].partitions).await?;
+
+    let sampled = pick_sample(&plan.partitions, sample);
+    let r = StatementRenderer::new(plan, templates, &sample_table())?;
+    let first = evaluate(&ctx, &r, &sampled).await?;
+    let second = evaluate(&ctx, &r, &sampled).await?;
+    let schema = match first.first() {
+        Some(b) => b.schema(),
+        None => ctx.sql(&r.render_step(Step::EvaluateBatch, Some(&Batch { number: 0, partitions: vec![sampled[0]], estimate: Estimate::default() }))?).await.map_err(engine)?.schema().inner().clone(),
+    };
+    let together = |b: &[RecordBatch]| concat_batches(&schema, b).map_err(|e| engine(e.into()));
+    let deterministic = together(&first)? == together(&second)?;
+
+    let table = sample_table();
+    super::session::ensure_schema(&ctx, &table.schema);
+    let mem = MemTable::try_new(schema.clone(), vec![first]).map_err(engine)?;
+    ctx.register_table(TableReference::partial(table.schema.as_str(), table.table.as_str()), Arc::new(mem)).map_err(engine)?;
+
+    let batch = Batch { number: 0, partitions: sampled.clone(), estimate: Estimate::default() };
+    let rows = query(&ctx, &r.render_step(Step::ReconcileRows, Some(&batch))?).await?;
+    let classes = RowClasses {
+        unchanged: sum_f64(&rows, "unchanged")? as u64,
+        changed: sum_f64(&rows, "changed")? as u64,
+        added: sum_f64(&rows, "added")? as u64,
+        removed: sum_f64(&rows, "removed")? as u64,
+    };
+    let mut metrics = Vec::new();
+    if !spec.validation.metrics.is_empty() {
+        let by_partition = query(&ctx, &r.render_step(Step::ReconcileMetrics, Some(&batch))?).await?;
+        for m in &spec.validation.metrics {
+            let old = sum_f64(&by_partition, &format!("base_{}", m.name))?;
+            let new = sum_f64(&by_partition, &format!("shadow_{}", m.name))?;
+            let percent = (old != 0.0).then(|| (new - old) / old.abs() * 100.0);
+            metrics.push(MetricDelta { name: m.name.clone(), old, new, percent, expected: m.expected_delta });
+        }
+    }
+    let changed_rows = Table::from_batches(&query(&ctx, &r.render_step(Step::ReconcileTopChanges, Some(&batch))?).await?).map_err(|e| engine(e.into()))?;
+    let unchanged_rows = Table::from_batches(&query(&ctx, &r.render_step(Step::ReconcileUnchangedSample, Some(&batch))?).await?).map_err(|e| engine(e.into()))?;
+
+    Ok(DryRun {
+        sampled,
+        classes,
+        metrics,
+        changed_rows,
+        unchanged_rows,
+        excluded: spec.source_range.exclude.iter().copied().collect(),
+        without_source: plan.without_source.clone(),
+        deterministic,
+        estimate: plan.estimate(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_takes_ends_month_boundary_and_spread() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let days: Vec<NaiveDate> = d("2024-12-01").iter_days().take_while(|x| *x <= d("2026-05-31")).collect();
+        let s = pick_sample(&days, 6);
+        assert_eq!(s.len(), 6);
+        assert_eq!(s[0], d("2024-12-01"));
+        assert_eq!(*s.last().unwrap(), d("2026-05-31"));
+        assert!(s.contains(&d("2024-12-31")) && s.contains(&d("2025-01-01")));
+        assert_eq!(pick_sample(&days[..2], 6), days[..2].to_vec());
+    }
+}

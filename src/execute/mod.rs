@@ -1,0 +1,11 @@
+//! Stage 4: execution in DataFusion. [`session`] opens the engine over the warehouse;
+//! [`dry_run`] evaluates a sample of partitions in memory and compares them with the
+//! base without writing anything; [`output`] checks that a transform's result fits the
+//! base table. Writing the shadow batch by batch (`run --execute`) is not built yet.
+
+pub mod dry_run;
+pub mod output;
+pub mod session;
+mod table;
+
+pub use table::Table;

@@ -1,0 +1,145 @@
+//! The engine: one DataFusion `SessionContext` over the warehouse. The warehouse's
+//! object store is mounted at `bf://warehouse/` (the URL every rendered statement uses),
+//! every discovered table is registered as a listing table with its DATE partition
+//! columns typed, and catalog views are registered from the latest catalog version.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::catalog::MemorySchemaProvider;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::common::TableReference;
+use url::Url;
+
+use crate::catalog::CatalogVersion;
+use crate::render::WAREHOUSE_URL;
+use crate::spec::TableName;
+use crate::warehouse::{PartitionType, Warehouse};
+
+/// Engine errors (exit 3).
+pub type EngineError = datafusion::error::DataFusionError;
+
+/// How the session is sized.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// Memory the engine may hold before spilling, bytes (a fair spill pool).
+    pub memory_limit: usize,
+    /// DataFusion's target partitions (parallelism of one query).
+    pub target_partitions: usize,
+}
+
+impl Default for SessionOptions {
+    /// A quarter of physical memory (4 GiB when it cannot be read), one partition per core.
+    fn default() -> Self {
+        Self {
+            memory_limit: physical_memory().map_or(4 << 30, |m| m / 4),
+            target_partitions: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+/// Physical memory in bytes, from `/proc/meminfo` where there is one.
+fn physical_memory() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Open a session over `wh` with every table and every view of `catalog` registered.
+///
+/// The list-files cache is off: a backfill reads partitions it has just written, and a
+/// cached listing would hide them.
+///
+/// Errors: engine errors registering a table or view.
+pub async fn open(wh: &Warehouse, catalog: &CatalogVersion, opts: &SessionOptions) -> Result<SessionContext, crate::Error> {
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(FairSpillPool::new(opts.memory_limit)))
+        .with_cache_manager(CacheManagerConfig::default().with_list_files_cache_limit(0))
+        .build_arc()
+        .map_err(engine)?;
+    let url = Url::parse(WAREHOUSE_URL).expect("constant URL");
+    runtime.register_object_store(&url, wh.store().clone());
+    let config = SessionConfig::new().with_target_partitions(opts.target_partitions.max(1));
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    for table in wh.tables().await? {
+        let listing = wh.list_table(&table).await?;
+        if listing.files.is_empty() {
+            continue;
+        }
+        let partitions = listing
+            .partition_columns
+            .iter()
+            .map(|c| (c.name.clone(), if c.data_type == PartitionType::Date { DataType::Date32 } else { DataType::Utf8 }))
+            .collect();
+        register_table(&ctx, &table, partitions, None).await?;
+    }
+    register_views(&ctx, catalog).await?;
+    Ok(ctx)
+}
+
+fn engine(e: EngineError) -> crate::Error {
+    crate::Error::Engine(Box::new(e))
+}
+
+pub(crate) fn ensure_schema(ctx: &SessionContext, schema: &str) {
+    let catalog = ctx.catalog("datafusion").expect("the default catalog exists");
+    if catalog.schema(schema).is_none() {
+        let _ = catalog.register_schema(schema, Arc::new(MemorySchemaProvider::new()));
+    }
+}
+
+/// Register (or replace) `table` as a Parquet listing table at `bf://warehouse/<schema>/<table>/`.
+/// `file_schema` is required for a table with no files yet (a new shadow); otherwise it
+/// is inferred from the files.
+///
+/// Errors: engine errors (e.g. a table with no files and no schema given).
+pub async fn register_table(ctx: &SessionContext, table: &TableName, partitions: Vec<(String, DataType)>, file_schema: Option<SchemaRef>) -> Result<(), crate::Error> {
+    ensure_schema(ctx, &table.schema);
+    let url = ListingTableUrl::parse(format!("{WAREHOUSE_URL}{}", table.prefix())).map_err(engine)?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(partitions);
+    let config = ListingTableConfig::new(url).with_listing_options(options);
+    let config = match file_schema {
+        Some(schema) => config.with_schema(schema),
+        None => config.infer_schema(&ctx.state()).await.map_err(engine)?,
+    };
+    let provider = ListingTable::try_new(config).map_err(engine)?;
+    let reference = TableReference::partial(table.schema.as_str(), table.table.as_str());
+    let _ = ctx.deregister_table(reference.clone()).map_err(engine)?;
+    ctx.register_table(reference, Arc::new(provider)).map_err(engine)?;
+    Ok(())
+}
+
+/// Register every catalog view. Views may read other views, so registration repeats
+/// until no more succeed; a view that never plans is logged and left out.
+async fn register_views(ctx: &SessionContext, catalog: &CatalogVersion) -> Result<(), crate::Error> {
+    let mut pending: Vec<(&String, &String)> = catalog.views.iter().map(|(n, v)| (n, &v.sql)).collect();
+    loop {
+        let before = pending.len();
+        let mut failed = Vec::new();
+        for (name, sql) in pending {
+            match ctx.sql(sql).await {
+                Ok(df) => {
+                    let Ok(view) = TableName::parse(name) else { continue };
+                    ensure_schema(ctx, &view.schema);
+                    ctx.register_table(TableReference::partial(view.schema.as_str(), view.table.as_str()), df.into_view()).map_err(engine)?;
+                }
+                Err(e) => failed.push((name, sql, e)),
+            }
+        }
+        if failed.is_empty() || failed.len() == before {
+            for (name, _, e) in &failed {
+                tracing::warn!(view = %name, error = %e, "catalog view does not plan; not registered");
+            }
+            return Ok(());
+        }
+        pending = failed.into_iter().map(|(n, s, _)| (n, s)).collect();
+    }
+}

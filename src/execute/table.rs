@@ -1,0 +1,54 @@
+//! Query results as text cells, for reports and samples.
+
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use serde::Serialize;
+
+/// A small result set with every cell formatted as text (NULL as `NULL`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Table {
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Rows of cells, one per column.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// Format `batches` (all with the same schema).
+    ///
+    /// Errors: a cell Arrow cannot format.
+    pub fn from_batches(batches: &[RecordBatch]) -> Result<Self, datafusion::arrow::error::ArrowError> {
+        let mut table = Table::default();
+        let options = FormatOptions::default().with_null("NULL");
+        for batch in batches {
+            if table.columns.is_empty() {
+                table.columns = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
+            }
+            let formatters = batch.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options)).collect::<Result<Vec<_>, _>>()?;
+            for row in 0..batch.num_rows() {
+                table.rows.push(formatters.iter().map(|f| f.value(row).to_string()).collect());
+            }
+        }
+        Ok(table)
+    }
+
+    /// Aligned plain-text rendering, one line per row, indented by `indent` spaces.
+    pub fn to_text(&self, indent: usize) -> String {
+        let pad = " ".repeat(indent);
+        let mut widths: Vec<usize> = self.columns.iter().map(|c| c.chars().count()).collect();
+        for row in &self.rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let line = |cells: &[String]| {
+            let parts: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+            format!("{pad}{}\n", parts.join("  ").trim_end())
+        };
+        let mut out = line(&self.columns);
+        for row in &self.rows {
+            out.push_str(&line(row));
+        }
+        out
+    }
+}
