@@ -3,5 +3,6 @@
 
 mod common;
 mod bad_specs;
+mod dry_run;
 mod plan_cli;
 mod roundtrip;
