@@ -49,6 +49,23 @@ pub enum Error {
     /// The DataFusion engine failed.
     #[error("engine: {0}")]
     Engine(#[from] Box<datafusion::error::DataFusionError>),
+    /// A lock is held or the catalog moved on.
+    #[error("{0}")]
+    Conflict(String),
+    /// A gate said no; the message names the gate and the batch.
+    #[error("{0}")]
+    Gate(String),
+    /// A state file under `_backfills/` or `_catalog/` does not parse.
+    #[error("`{path}` is corrupt: {message}\n  fix: restore it, or rerun with --restart to begin the backfill again")]
+    Corrupt {
+        /// Object path.
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A statement ran longer than `execution.query_timeout`.
+    #[error("{0}")]
+    Timeout(String),
     /// Bad command-line input not covered above.
     #[error("{0}")]
     Usage(String),
@@ -68,9 +85,11 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Spec(_) | Error::Render(_) | Error::Usage(_) => ErrorKind::Input,
+            Error::Conflict(_) => ErrorKind::Conflict,
+            Error::Gate(_) => ErrorKind::Refused,
             Error::Warehouse(WarehouseError::Location { .. }) => ErrorKind::Input,
             Error::Catalog(CatalogError::Warehouse(WarehouseError::Location { .. })) => ErrorKind::Input,
-            Error::Warehouse(_) | Error::Catalog(_) | Error::Engine(_) | Error::Io { .. } => ErrorKind::Runtime,
+            Error::Warehouse(_) | Error::Catalog(_) | Error::Engine(_) | Error::Corrupt { .. } | Error::Timeout(_) | Error::Io { .. } => ErrorKind::Runtime,
         }
     }
 }

@@ -4,5 +4,6 @@
 mod common;
 mod bad_specs;
 mod dry_run;
+mod execute;
 mod plan_cli;
 mod roundtrip;

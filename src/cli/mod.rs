@@ -3,6 +3,7 @@
 
 mod commands;
 mod common;
+mod progress;
 
 use std::io::Write;
 use std::process::ExitCode;

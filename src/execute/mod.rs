@@ -5,7 +5,9 @@
 
 pub mod dry_run;
 pub mod output;
+pub mod run;
 pub mod session;
+pub mod state;
 mod table;
 
 pub use table::Table;

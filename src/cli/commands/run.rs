@@ -6,11 +6,13 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 
 use backfill::execute::dry_run::{dry_run, DryRun, DEFAULT_SAMPLE};
+use backfill::execute::run::ExecuteOptions;
 use backfill::execute::session::SessionOptions;
 use backfill::render::Templates;
 use backfill::Error;
 
 use crate::cli::common::{bytes, compile, print, thousands, Global};
+use crate::cli::progress::Reporter;
 
 /// Dry-run a backfill: recompute a sample of partitions in memory and compare with the base.
 ///
@@ -22,11 +24,26 @@ use crate::cli::common::{bytes, compile, print, thousands, Global};
 /// excluded partitions, partitions with no source data, and non-determinism (the two
 /// evaluations differ). Writes nothing anywhere.
 ///
-/// Executing the backfill (`run --execute`) is not available in this version.
+/// With --execute, writes the shadow table batch by batch instead: each batch is
+/// written to a staging prefix, committed into the shadow's partitions (replacing any
+/// earlier attempt), reconciled by row counts and checkpointed under
+/// _backfills/<id>/batches/. A rerun skips done batches and redoes the rest.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The backfill spec (YAML).
     spec: PathBuf,
+
+    /// Write the shadow table for real (without it, a dry run that writes nothing).
+    #[arg(long)]
+    execute: bool,
+
+    /// With --execute: take over the run lease even if another run seems to hold it.
+    #[arg(long, requires = "execute")]
+    force_unlock: bool,
+
+    /// With --execute: discard the shadow and the checkpoints of an earlier run and begin again.
+    #[arg(long, requires = "execute")]
+    restart: bool,
 
     /// How many partitions to evaluate.
     #[arg(long, default_value_t = DEFAULT_SAMPLE, value_name = "N")]
@@ -67,12 +84,34 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
     if let Some(limit) = args.memory_limit {
         opts.memory_limit = limit as usize;
     }
+    if args.execute {
+        return execute(&args, &c, opts).await;
+    }
     let templates = Templates::new(args.templates.as_deref());
     let report = dry_run(&c.plan, &c.warehouse, &templates, args.sample, &opts).await?;
     match args.format {
         Format::Json => print(&(serde_json::to_string_pretty(&report).expect("serializes") + "\n")),
         Format::Text => print(&text(&report, &c.plan, &args, global)),
     }
+}
+
+async fn execute(args: &Args, c: &crate::cli::common::Compiled, session: SessionOptions) -> Result<(), Error> {
+    let opts = ExecuteOptions { session, force_unlock: args.force_unlock, restart: args.restart };
+    let dir = backfill::execute::state::BackfillDir::new(&c.plan.spec.backfill_id);
+    let done = backfill::execute::state::checkpoints(&c.warehouse, &dir).await?.iter().filter(|k| k.state == backfill::execute::state::BatchState::Done && k.fingerprint == c.rendered.fingerprint).count();
+    let reporter = Reporter::new(c.plan.batches.len() as u64, if args.restart { 0 } else { done as u64 });
+    let result = backfill::execute::run::execute(&c.plan, &c.rendered, &c.warehouse, &opts, &reporter).await;
+    reporter.finish();
+    let summary = result?;
+    print(&format!(
+        "executed {}: {} batches run now, {} already done; {} rows written, {} read\n  shadow {} holds the corrected partitions; nothing is published yet\n",
+        c.plan.spec.backfill_id,
+        summary.done,
+        summary.skipped,
+        thousands(summary.rows_written),
+        bytes(summary.bytes_scanned),
+        c.plan.spec.target.shadow
+    ))
 }
 
 fn dates(list: &[chrono::NaiveDate]) -> String {
@@ -111,6 +150,6 @@ fn text(r: &DryRun, plan: &backfill::plan::Plan, args: &Args, global: &Global) -
     let e = &r.estimate;
     let _ = writeln!(o, "\nfull run: {} partitions in {} batches; estimated {} source rows, {} read", plan.partitions.len(), plan.batches.len(), thousands(e.rows), bytes(e.bytes));
     let warehouse = global.warehouse.as_ref().map(|w| format!(" --warehouse {w}")).unwrap_or_default();
-    let _ = writeln!(o, "to execute (not yet available in this version): backfill run {}{warehouse} --execute", args.spec.display());
+    let _ = writeln!(o, "to execute: backfill run {}{warehouse} --execute", args.spec.display());
     o
 }

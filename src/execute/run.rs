@@ -1,0 +1,367 @@
+//! `run --execute`: write the shadow batch by batch. Each batch is written into its
+//! staging prefix, committed into the shadow's partition folders (replacing whatever an
+//! earlier attempt left), reconciled by row counts, and checkpointed. A rerun skips done
+//! batches and redoes the rest; a changed plan is refused unless restarted.
+//!
+//! Crash safety (DESIGN.md, "nothing is lost"): only the shadow and `_backfills/<id>/`
+//! are written. A commit moves a batch's new files in, then deletes older files of the
+//! same partitions; a crash between the two leaves extra files in a partition whose
+//! batch has no `done` checkpoint, and the rerun's commit removes them.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use datafusion::arrow::array::{Array, Int64Array, UInt64Array};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::physical_plan::{collect, ExecutionPlan};
+use datafusion::prelude::SessionContext;
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+use super::session::{self, SessionOptions};
+use super::state::{self, BackfillDir, BaseFile, BatchState, Checkpoint, Lease, PartitionCount, PlanRecord};
+use super::output;
+use crate::catalog;
+use crate::plan::{Batch, Plan};
+use crate::render::{RenderedPlan, Statement, Step};
+use crate::spec::Tolerance;
+use crate::warehouse::Warehouse;
+use crate::Error;
+
+/// How long a lease lasts before another run may take it over; renewed after each batch.
+pub const LEASE_TTL_MINUTES: i64 = 60;
+
+/// Options of one `run --execute`.
+#[derive(Debug, Clone, Default)]
+pub struct ExecuteOptions {
+    /// Engine sizing.
+    pub session: SessionOptions,
+    /// Take over the run lease whoever holds it.
+    pub force_unlock: bool,
+    /// Discard the shadow and the checkpoints and begin again.
+    pub restart: bool,
+}
+
+/// What a run reports as it goes.
+pub trait Progress: Send + Sync {
+    /// A batch is about to run.
+    fn batch_started(&self, _batch: &Batch) {}
+    /// A batch finished (done or failed).
+    fn batch_finished(&self, _checkpoint: &Checkpoint, _elapsed: Duration) {}
+    /// The run waits, and why.
+    fn waiting(&self, _why: &str) {}
+}
+
+/// Progress that reports nothing.
+pub struct Silent;
+impl Progress for Silent {}
+
+/// The outcome of a run that did not fail.
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    /// Batches run now.
+    pub done: u32,
+    /// Batches already done by an earlier run.
+    pub skipped: u32,
+    /// Rows committed by this run.
+    pub rows_written: u64,
+    /// Bytes read by this run's writes.
+    pub bytes_scanned: u64,
+}
+
+fn engine(e: datafusion::error::DataFusionError) -> Error {
+    Error::Engine(Box::new(e))
+}
+
+fn store_err(wh: &Warehouse, e: object_store::Error) -> Error {
+    Error::Warehouse(wh.store_error(e))
+}
+
+/// Run `plan` for real. See the module documentation.
+///
+/// Errors: [`Error::Conflict`] (exit 4) when another run holds the lease;
+/// [`Error::Usage`] (exit 2) when the plan changed since the run began;
+/// [`Error::Spec`] (exit 2) when the transform's output does not fit the base;
+/// [`Error::Gate`] (exit 1) when a batch fails its row-count gate or the byte budget
+/// is exceeded; [`Error::Timeout`] (exit 3) when a statement runs past `query_timeout`.
+pub async fn execute(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts: &ExecuteOptions, progress: &dyn Progress) -> Result<RunSummary, Error> {
+    let spec = &plan.spec;
+    let estimate = plan.estimate();
+    if let Some(limit) = spec.execution.max_bytes_scanned {
+        if estimate.bytes > limit {
+            return Err(Error::Gate(format!(
+                "refused: the plan is estimated to read {} bytes, above execution.max_bytes_scanned ({limit} bytes)\n  fix: narrow the range or raise the budget",
+                estimate.bytes
+            )));
+        }
+    }
+    let dir = BackfillDir::new(&spec.backfill_id);
+    let lease = Lease::mine(&spec.owner, Utc::now(), chrono::Duration::minutes(LEASE_TTL_MINUTES));
+    state::acquire(wh, &dir, &lease, opts.force_unlock).await?;
+    let result = execute_leased(plan, rendered, wh, opts, progress, &dir, &lease).await;
+    let released = state::release(wh, &dir, &lease).await;
+    let summary = result?;
+    released?;
+    Ok(summary)
+}
+
+async fn execute_leased(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts: &ExecuteOptions, progress: &dyn Progress, dir: &BackfillDir, lease: &Lease) -> Result<RunSummary, Error> {
+    let spec = &plan.spec;
+    let normalized = serde_json::to_value(spec).expect("serializes");
+    match state::read_json::<PlanRecord>(wh, &dir.plan()).await? {
+        Some(prev) if prev.fingerprint == rendered.fingerprint => {}
+        Some(prev) if !opts.restart => {
+            let mut changed = Vec::new();
+            diff_paths("", &prev.spec, &normalized, &mut changed);
+            let what = if changed.is_empty() { "the rendered statements (templates, the base table's columns or the catalog view) changed".to_string() } else { format!("changed fields: {}", changed.join(", ")) };
+            return Err(Error::Usage(format!(
+                "the plan changed since this backfill's run began (fingerprint {} → {}); {what}\n  fix: restore the spec, or rerun with --restart to discard the shadow and the checkpoints and begin again",
+                &prev.fingerprint[..12], &rendered.fingerprint[..12]
+            )));
+        }
+        prev => {
+            if prev.is_some() {
+                tracing::warn!("--restart: discarding the shadow and the checkpoints");
+                state::delete_prefix(wh, &ObjectPath::from(spec.target.shadow.prefix().trim_end_matches('/'))).await?;
+                for sub in ["batches", "staging", "sql"] {
+                    state::delete_prefix(wh, &ObjectPath::from(format!("{}/{sub}", dir.root()))).await?;
+                }
+            }
+            let record = PlanRecord { fingerprint: rendered.fingerprint.clone(), spec: normalized, batches: plan.batches.len() as u32, started_at: lease.acquired_at };
+            state::write_json(wh, &dir.plan(), &record).await?;
+        }
+    }
+
+    let catalog = catalog::latest(wh).await?;
+    let ctx = session::open(wh, &catalog, &opts.session).await?;
+    output::check(&ctx, plan, &plan.batches[0].partitions).await?;
+    let create = statement(rendered, Step::CreateShadow, None);
+    save_sql(wh, dir, create).await?;
+    session::ensure_schema(&ctx, &spec.target.shadow.schema);
+    ctx.sql(&create.sql).await.map_err(engine)?.collect().await.map_err(engine)?;
+
+    let earlier = state::checkpoints(wh, dir).await?;
+    let done: BTreeSet<u32> = earlier.iter().filter(|c| c.state == BatchState::Done && c.fingerprint == rendered.fingerprint).map(|c| c.batch).collect();
+    let attempts = |b: u32| earlier.iter().find(|c| c.batch == b).map_or(0, |c| c.attempt);
+    let pending: Vec<&Batch> = plan.batches.iter().filter(|b| !done.contains(&b.number)).collect();
+    let mut summary = RunSummary { skipped: done.len() as u32, ..Default::default() };
+
+    let runner = BatchRunner { plan, rendered, wh, ctx: &ctx, dir, lease, progress };
+    let mut stream = futures::stream::iter(pending.into_iter().map(|b| runner.run(b, attempts(b.number) + 1)))
+        .buffer_unordered(spec.execution.max_concurrency as usize);
+    while let Some(outcome) = stream.next().await {
+        let checkpoint = outcome?;
+        summary.done += 1;
+        summary.rows_written += checkpoint.rows_written;
+        summary.bytes_scanned += checkpoint.bytes_scanned;
+        if let Some(limit) = spec.execution.max_bytes_scanned {
+            if summary.bytes_scanned > limit {
+                return Err(Error::Gate(format!(
+                    "stopped after batch {}: this run has read {} bytes, above execution.max_bytes_scanned ({limit} bytes); done batches are kept\n  fix: raise the budget and rerun to go on",
+                    checkpoint.batch, summary.bytes_scanned
+                )));
+            }
+        }
+    }
+    Ok(summary)
+}
+
+/// Dotted paths where two JSON values differ, e.g. `execution.partitions_per_batch`.
+fn diff_paths(prefix: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value::Object;
+    match (a, b) {
+        (Object(x), Object(y)) => {
+            let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                diff_paths(&path, x.get(k).unwrap_or(&serde_json::Value::Null), y.get(k).unwrap_or(&serde_json::Value::Null), out);
+            }
+        }
+        _ if a != b => out.push(prefix.to_string()),
+        _ => {}
+    }
+}
+
+/// The rendered statement of `step` (for `batch`).
+fn statement(rendered: &RenderedPlan, step: Step, batch: Option<u32>) -> &Statement {
+    rendered.statements.iter().find(|s| s.step == step && s.batch == batch).expect("the plan renders every step it runs")
+}
+
+/// Save a statement under `sql/` exactly as executed.
+async fn save_sql(wh: &Warehouse, dir: &BackfillDir, s: &Statement) -> Result<(), Error> {
+    let text = format!("-- {}{}\n{};\n", s.step, s.batch.map(|b| format!(" batch {b}")).unwrap_or_default(), s.sql);
+    wh.store().put(&dir.sql(s.index, s.step.name()), PutPayload::from(text.into_bytes())).await.map_err(|e| store_err(wh, e))?;
+    Ok(())
+}
+
+/// Sum of the `bytes_scanned` metric over an executed plan.
+fn bytes_scanned(plan: &Arc<dyn ExecutionPlan>) -> u64 {
+    let own = plan.metrics().and_then(|m| m.sum_by_name("bytes_scanned")).map_or(0, |v| v.as_usize() as u64);
+    own + plan.children().iter().map(|c| bytes_scanned(c)).sum::<u64>()
+}
+
+/// A number from the first row of `column`, whatever its integer type.
+fn count_at(batch: &datafusion::arrow::record_batch::RecordBatch, column: &str, row: usize) -> u64 {
+    let Some(col) = batch.column_by_name(column) else { return 0 };
+    let col = datafusion::arrow::compute::cast(col, &DataType::UInt64).ok();
+    col.as_ref().and_then(|c| c.as_any().downcast_ref::<UInt64Array>()).filter(|a| a.is_valid(row)).map_or(0, |a| a.value(row))
+}
+
+struct BatchRunner<'a> {
+    plan: &'a Plan,
+    rendered: &'a RenderedPlan,
+    wh: &'a Warehouse,
+    ctx: &'a SessionContext,
+    dir: &'a BackfillDir,
+    lease: &'a Lease,
+    progress: &'a dyn Progress,
+}
+
+impl BatchRunner<'_> {
+    async fn wait_for_live_pipeline(&self) -> Result<(), Error> {
+        let Some(marker) = &self.plan.spec.execution.live_pipeline_marker else { return Ok(()) };
+        let path = ObjectPath::from(marker.as_str());
+        let mut told = false;
+        loop {
+            match self.wh.store().head(&path).await {
+                Err(object_store::Error::NotFound { .. }) => return Ok(()),
+                Err(e) => return Err(store_err(self.wh, e)),
+                Ok(_) => {
+                    if !told {
+                        self.progress.waiting(&format!("live pipeline marker {marker} exists: waiting for the live pipeline to finish"));
+                        told = true;
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    }
+
+    /// Run a statement under `query_timeout`; returns its batches and the bytes it read.
+    async fn timed(&self, s: &Statement) -> Result<(Vec<datafusion::arrow::record_batch::RecordBatch>, u64), Error> {
+        save_sql(self.wh, self.dir, s).await?;
+        let limit = self.plan.spec.execution.query_timeout;
+        let work = async {
+            let df = self.ctx.sql(&s.sql).await.map_err(engine)?;
+            let physical = df.create_physical_plan().await.map_err(engine)?;
+            let batches = collect(physical.clone(), self.ctx.task_ctx()).await.map_err(engine)?;
+            Ok::<_, Error>((batches, bytes_scanned(&physical)))
+        };
+        match tokio::time::timeout(limit, work).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout(format!(
+                "{} of batch {} ran longer than execution.query_timeout ({}); the batch is not done and the run stopped\n  fix: raise query_timeout or make batches smaller, then rerun",
+                s.step,
+                s.batch.unwrap_or_default(),
+                humantime::format_duration(limit)
+            ))),
+        }
+    }
+
+    /// Move the staged files of each partition into the shadow, then delete what older
+    /// attempts left there. Returns nothing; row counts are reconciled afterwards.
+    async fn commit(&self, batch: &Batch, attempt: u32) -> Result<(), Error> {
+        let spec = &self.plan.spec;
+        let key = &spec.target.partition_key;
+        let store = self.wh.store();
+        let staging = self.dir.staging(batch.number);
+        let staged: Vec<_> = store.list(Some(&staging)).try_collect().await.map_err(|e| store_err(self.wh, e))?;
+        for day in &batch.partitions {
+            let folder = format!("{key}={day}");
+            let target = format!("{}{folder}", spec.target.shadow.prefix());
+            let ours = format!("b{:04}-a{attempt:03}-", batch.number);
+            let mut i = 0;
+            for file in staged.iter().filter(|m| m.location.parts().any(|p| p.as_ref() == folder)) {
+                let to = ObjectPath::from(format!("{target}/{ours}{i:03}.parquet"));
+                store.rename(&file.location, &to).await.map_err(|e| store_err(self.wh, e))?;
+                i += 1;
+            }
+            let existing: Vec<_> = store.list(Some(&ObjectPath::from(target.as_str()))).try_collect().await.map_err(|e| store_err(self.wh, e))?;
+            for old in existing.iter().filter(|m| !m.location.filename().is_some_and(|n| n.starts_with(&ours))) {
+                match store.delete(&old.location).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(store_err(self.wh, e)),
+                }
+            }
+        }
+        state::delete_prefix(self.wh, &staging).await
+    }
+
+    async fn base_files(&self, batch: &Batch) -> Result<Vec<BaseFile>, Error> {
+        let spec = &self.plan.spec;
+        let mut out = Vec::new();
+        for day in &batch.partitions {
+            let prefix = ObjectPath::from(format!("{}{}={day}", spec.target.table.prefix(), spec.target.partition_key));
+            let metas: Vec<_> = self.wh.store().list(Some(&prefix)).try_collect().await.map_err(|e| store_err(self.wh, e))?;
+            out.extend(metas.into_iter().map(|m| BaseFile { path: m.location.to_string(), size: m.size }));
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    async fn run(&self, batch: &Batch, attempt: u32) -> Result<Checkpoint, Error> {
+        let spec = &self.plan.spec;
+        self.wait_for_live_pipeline().await?;
+        self.progress.batch_started(batch);
+        let started = Instant::now();
+        let started_at: DateTime<Utc> = Utc::now();
+        let n = Some(batch.number);
+        state::delete_prefix(self.wh, &self.dir.staging(batch.number)).await?;
+        let (written, bytes) = self.timed(statement(self.rendered, Step::WriteBatch, n)).await?;
+        let rows_written = written.first().and_then(|b| b.column(0).as_any().downcast_ref::<UInt64Array>().map(|a| a.value(0)).or_else(|| b.column(0).as_any().downcast_ref::<Int64Array>().map(|a| a.value(0) as u64))).unwrap_or(0);
+        save_sql(self.wh, self.dir, statement(self.rendered, Step::CommitBatch, n)).await?;
+        self.commit(batch, attempt).await?;
+        let (counts, _) = self.timed(statement(self.rendered, Step::ReconcileRowCounts, n)).await?;
+        let key = &spec.target.partition_key;
+        let mut row_counts = Vec::new();
+        for b in &counts {
+            let days = datafusion::arrow::compute::cast(b.column_by_name(key).expect("row counts carry the key"), &DataType::Utf8).map_err(|e| engine(e.into()))?;
+            let days = days.as_any().downcast_ref::<datafusion::arrow::array::StringArray>().expect("cast to Utf8");
+            for row in 0..b.num_rows() {
+                let partition = chrono::NaiveDate::parse_from_str(days.value(row), "%Y-%m-%d").map_err(|e| Error::Corrupt { path: format!("row counts of batch {}", batch.number), message: e.to_string() })?;
+                row_counts.push(PartitionCount { partition, base_rows: count_at(b, "base_rows", row), shadow_rows: count_at(b, "shadow_rows", row) });
+            }
+        }
+        let reason = row_count_gate(&row_counts, spec.validation.row_count_tolerance);
+        let checkpoint = Checkpoint {
+            batch: batch.number,
+            state: if reason.is_none() { BatchState::Done } else { BatchState::Failed },
+            attempt,
+            fingerprint: self.rendered.fingerprint.clone(),
+            started_at,
+            finished_at: Utc::now(),
+            partitions: batch.partitions.clone(),
+            rows_written,
+            bytes_scanned: bytes,
+            row_counts,
+            base_files: self.base_files(batch).await?,
+            reason: reason.clone(),
+        };
+        state::write_json(self.wh, &self.dir.checkpoint(batch.number), &checkpoint).await?;
+        state::write_json(self.wh, &self.dir.lock(), &Lease { expires_at: Utc::now() + chrono::Duration::minutes(LEASE_TTL_MINUTES), ..self.lease.clone() }).await?;
+        self.progress.batch_finished(&checkpoint, started.elapsed());
+        if let Some(reason) = reason {
+            return Err(Error::Gate(format!("batch {} failed its gate: {reason}; the shadow and checkpoints are kept for inspection\n  fix: correct the spec and rerun to go on", batch.number)));
+        }
+        if !spec.execution.pause_between_batches.is_zero() {
+            tokio::time::sleep(spec.execution.pause_between_batches).await;
+        }
+        Ok(checkpoint)
+    }
+}
+
+/// The `row_count_tolerance` gate: the first partition whose row count moved more than
+/// allowed, described; `None` when every partition is within tolerance.
+pub fn row_count_gate(counts: &[PartitionCount], tolerance: Tolerance) -> Option<String> {
+    counts.iter().find_map(|c| {
+        let moved = c.base_rows.abs_diff(c.shadow_rows);
+        let allowed = match tolerance {
+            Tolerance::Rows(n) => n as f64,
+            Tolerance::Percent(p) => c.base_rows as f64 * p / 100.0,
+        };
+        (moved as f64 > allowed).then(|| format!("row_count_tolerance ({tolerance}): partition {} has {} rows in the base and {} in the shadow", c.partition, c.base_rows, c.shadow_rows))
+    })
+}
