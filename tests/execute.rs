@@ -224,3 +224,30 @@ fn a_transform_that_drops_rows_stops_at_the_row_count_gate_with_exit_1() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("failed its gate: row_count_tolerance (0 rows)") && stderr.contains("has 20 rows in the base and 19 in the shadow"), "{stderr}");
 }
+
+#[test]
+fn status_counts_batches_by_state() {
+    let wh = warehouse_copy();
+    let spec = spec_for(wh.path(), &[]);
+    let status = |spec: &Path| {
+        let out = backfill().arg("status").arg(spec).args(["--format", "json"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    assert_eq!(status(&spec)["started"], false);
+    assert_eq!(execute(&spec, &[]).status.code(), Some(0));
+    let s = status(&spec);
+    assert_eq!((s["batches"].as_u64(), s["done"].as_u64(), s["pending"].as_u64()), (Some(78), Some(78), Some(0)));
+    assert_eq!(s["rows_written"], 10_920);
+}
+
+#[test]
+fn a_plan_estimated_above_the_byte_budget_is_refused_before_anything_runs() {
+    let wh = warehouse_copy();
+    let before = tree_digest(wh.path());
+    let spec = spec_for(wh.path(), &[("max_bytes_scanned: 10GiB", "max_bytes_scanned: 100KiB")]);
+    let out = execute(&spec, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("above execution.max_bytes_scanned"));
+    assert_eq!(tree_digest(wh.path()), before);
+}

@@ -2,6 +2,7 @@
 
 mod plan;
 mod run;
+mod status;
 mod validate;
 
 use clap::Subcommand;
@@ -15,6 +16,7 @@ pub enum Command {
     Validate(validate::Args),
     Plan(plan::Args),
     Run(run::Args),
+    Status(status::Args),
 }
 
 /// Run one subcommand.
@@ -23,5 +25,6 @@ pub async fn run(command: Command, global: &Global) -> Result<(), Error> {
         Command::Validate(args) => validate::run(args, global).await,
         Command::Plan(args) => plan::run(args, global).await,
         Command::Run(args) => run::run(args, global).await,
+        Command::Status(args) => status::run(args, global).await,
     }
 }

@@ -1,0 +1,110 @@
+//! `backfill status SPEC`.
+
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+use serde::Serialize;
+
+use backfill::execute::state::{self, BackfillDir, BatchState, PlanRecord};
+use backfill::spec::Spec;
+use backfill::Error;
+
+use crate::cli::common::{bytes, open_warehouse, print, thousands, Global};
+
+/// Show how far a backfill's run has got: batches by state, rows, bytes, rate, ETA.
+///
+/// Reads the checkpoints under _backfills/<id>/ without compiling or running anything.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The backfill spec (YAML).
+    spec: PathBuf,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+/// Output formats of `status`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    /// For people.
+    Text,
+    /// For machines.
+    Json,
+}
+
+/// What `status` reports.
+#[derive(Debug, Serialize)]
+struct Status {
+    backfill_id: String,
+    started: bool,
+    fingerprint: Option<String>,
+    batches: u32,
+    done: u32,
+    failed: Vec<(u32, String)>,
+    pending: u32,
+    rows_written: u64,
+    bytes_scanned: u64,
+    elapsed_seconds: f64,
+    rows_per_second: Option<f64>,
+    eta_seconds: Option<f64>,
+}
+
+pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
+    let spec = Spec::load(&args.spec)?;
+    let wh = open_warehouse(global, &spec)?;
+    let dir = BackfillDir::new(&spec.backfill_id);
+    let record: Option<PlanRecord> = state::read_json(&wh, &dir.plan()).await?;
+    let checkpoints = state::checkpoints(&wh, &dir).await?;
+    let total = record.as_ref().map_or(0, |r| r.batches);
+    let done: Vec<_> = checkpoints.iter().filter(|c| c.state == BatchState::Done).collect();
+    let failed: Vec<(u32, String)> = checkpoints.iter().filter(|c| c.state == BatchState::Failed).map(|c| (c.batch, c.reason.clone().unwrap_or_default())).collect();
+    // Time spent in batches (not wall time between runs), spread over the batches in flight.
+    let busy: f64 = done.iter().map(|c| (c.finished_at - c.started_at).num_milliseconds().max(0) as f64 / 1000.0).sum();
+    let elapsed = busy / f64::from(spec.execution.max_concurrency);
+    let rows: u64 = done.iter().map(|c| c.rows_written).sum();
+    let pending = total.saturating_sub(done.len() as u32);
+    let per_batch = (!done.is_empty() && elapsed > 0.0).then(|| elapsed / done.len() as f64);
+    // `elapsed` is already per slot of concurrency, so per_batch × pending is wall time.
+    let status = Status {
+        backfill_id: spec.backfill_id.clone(),
+        started: record.is_some(),
+        fingerprint: record.as_ref().map(|r| r.fingerprint.clone()),
+        batches: total,
+        done: done.len() as u32,
+        failed,
+        pending,
+        rows_written: rows,
+        bytes_scanned: done.iter().map(|c| c.bytes_scanned).sum(),
+        elapsed_seconds: elapsed,
+        rows_per_second: (elapsed > 0.0).then(|| rows as f64 / elapsed),
+        eta_seconds: per_batch.map(|p| p * pending as f64),
+    };
+    match args.format {
+        Format::Json => print(&(serde_json::to_string_pretty(&status).expect("serializes") + "\n")),
+        Format::Text => print(&text(&status)),
+    }
+}
+
+fn text(s: &Status) -> String {
+    if !s.started {
+        return format!("{}: not started; `backfill run SPEC --execute` begins it\n", s.backfill_id);
+    }
+    let mut o = format!("{}: {} of {} batches done, {} failed, {} pending\n", s.backfill_id, s.done, s.batches, s.failed.len(), s.pending);
+    o.push_str(&format!("  rows      {} written, {} read\n", thousands(s.rows_written), bytes(s.bytes_scanned)));
+    let rate = s.rows_per_second.map_or("n/a".to_string(), |r| format!("{} rows/s", thousands(r as u64)));
+    o.push_str(&format!("  busy      {:.1}s in batches ({rate})\n", s.elapsed_seconds));
+    let eta = match (s.pending, s.eta_seconds) {
+        (0, _) => "complete".to_string(),
+        (_, Some(e)) => format!("about {e:.0}s at the rate so far"),
+        (_, None) => "unknown".to_string(),
+    };
+    o.push_str(&format!("  eta       {eta}\n"));
+    for (batch, reason) in &s.failed {
+        o.push_str(&format!("  batch {batch} failed: {reason}\n"));
+    }
+    if let Some(f) = &s.fingerprint {
+        o.push_str(&format!("  fingerprint sha256:{f}\n"));
+    }
+    o
+}
