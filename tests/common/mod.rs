@@ -56,3 +56,26 @@ pub fn tree_digest(dir: &Path) -> BTreeMap<String, String> {
         })
         .collect()
 }
+
+/// A TPC-H warehouse at scale factor 0.01, generated once per test binary (in a thread
+/// of its own, so async tests may call this too).
+pub fn tpch_warehouse() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        std::thread::spawn(|| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let rt = tokio::runtime::Runtime::new().expect("runtime");
+            rt.block_on(backfill::sample::tpch::write_tpch(dir.path(), 0.01)).expect("tpch warehouse");
+            dir
+        })
+        .join()
+        .expect("generator thread")
+    })
+    .path()
+}
+
+/// The warehouse to plan `specs/<name>` against: the TPC-H spec's is generated small;
+/// the others name a bundled one in their `warehouse:` field (`None`).
+pub fn warehouse_override(name: &str) -> Option<&'static Path> {
+    (name == "tpch-revenue-fix.yaml").then(tpch_warehouse)
+}
