@@ -314,6 +314,7 @@ impl BatchRunner<'_> {
         let rows_written = written.first().and_then(|b| b.column(0).as_any().downcast_ref::<UInt64Array>().map(|a| a.value(0)).or_else(|| b.column(0).as_any().downcast_ref::<Int64Array>().map(|a| a.value(0) as u64))).unwrap_or(0);
         save_sql(self.wh, self.dir, statement(self.rendered, Step::CommitBatch, n)).await?;
         self.commit(batch, attempt).await?;
+        session::forget_listing(self.ctx, &spec.target.shadow);
         let (counts, _) = self.timed(statement(self.rendered, Step::ReconcileRowCounts, n)).await?;
         let key = &spec.target.partition_key;
         let mut row_counts = Vec::new();

@@ -53,14 +53,16 @@ fn physical_memory() -> Option<usize> {
 
 /// Open a session over `wh` with every table and every view of `catalog` registered.
 ///
-/// The list-files cache is off: a backfill reads partitions it has just written, and a
-/// cached listing would hide them.
+/// DataFusion's list-files cache is on (listing thousands of partition folders for every
+/// statement would dominate small batches) with a short time-to-live; a backfill reads
+/// partitions it has just written, so after each commit it calls [`forget_listing`]
+/// for the shadow.
 ///
 /// Errors: engine errors registering a table or view.
 pub async fn open(wh: &Warehouse, catalog: &CatalogVersion, opts: &SessionOptions) -> Result<SessionContext, crate::Error> {
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(FairSpillPool::new(opts.memory_limit)))
-        .with_cache_manager(CacheManagerConfig::default().with_list_files_cache_limit(0))
+        .with_cache_manager(CacheManagerConfig::default().with_list_files_cache_ttl(Some(LIST_CACHE_TTL)))
         .build_arc()
         .map_err(engine)?;
     let url = Url::parse(WAREHOUSE_URL).expect("constant URL");
@@ -81,6 +83,20 @@ pub async fn open(wh: &Warehouse, catalog: &CatalogVersion, opts: &SessionOption
     }
     register_views(&ctx, catalog).await?;
     Ok(ctx)
+}
+
+/// How long a table's cached file listing is trusted.
+pub const LIST_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Drop the cached file listing of `table`, so that the next statement sees files just
+/// committed into it.
+pub fn forget_listing(ctx: &SessionContext, table: &TableName) {
+    if let Some(cache) = ctx.runtime_env().cache_manager.get_list_files_cache() {
+        let path = object_store::path::Path::from(format!("{}/{}", table.schema, table.table));
+        for scope in [None, Some(TableReference::partial(table.schema.as_str(), table.table.as_str()))] {
+            cache.remove(&datafusion::execution::cache::TableScopedPath { table: scope, path: path.clone() });
+        }
+    }
 }
 
 fn engine(e: EngineError) -> crate::Error {

@@ -1,0 +1,98 @@
+//! `cargo bench --bench tpch [-- SCALE_FACTOR [WAREHOUSE]]`: the 547-partition
+//! `specs/tpch-revenue-fix.yaml` run (`run --execute`: write, commit, reconcile and
+//! checkpoint per batch) against one bare DataFusion `COPY … PARTITIONED BY` writing
+//! the same partitions in the same process. Prints both wall times, their ratio and the
+//! peak RSS of the backfill run. Scale factor 1 by default; a given WAREHOUSE (built by
+//! the `tpch_warehouse` example) is copied instead of generating one.
+
+use std::path::Path;
+use std::time::Instant;
+
+use backfill::execute::run::{execute, ExecuteOptions, Silent};
+use backfill::execute::session::{self, SessionOptions};
+use backfill::plan::Plan;
+use backfill::render::{render, Templates, WAREHOUSE_URL};
+use backfill::spec::Spec;
+use backfill::warehouse::Warehouse;
+
+/// Peak resident set size of this process, bytes (Linux `VmHWM`).
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: u64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Reset the peak RSS so that data generation does not count (Linux ≥ 4.0).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let scale_factor: f64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(1.0);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wh_dir = dir.path().join("warehouse");
+    let t = Instant::now();
+    match args.get(1) {
+        Some(existing) => copy_dir(Path::new(existing), &wh_dir),
+        None => runtime.block_on(backfill::sample::tpch::write_tpch(&wh_dir, scale_factor)).unwrap(),
+    }
+    eprintln!("setup: TPC-H warehouse (scale factor {scale_factor}) ready in {:.1?}", t.elapsed());
+    reset_peak_rss();
+
+    let spec_text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/specs/tpch-revenue-fix.yaml"))
+        .unwrap()
+        .replace("warehouse: ../target/tpch-warehouse", &format!("warehouse: {}", wh_dir.display()));
+    let spec_path = dir.path().join("tpch-revenue-fix.yaml");
+    std::fs::write(&spec_path, spec_text).unwrap();
+
+    let (run_time, rows, batches, partitions) = runtime.block_on(async {
+        let t = Instant::now();
+        let spec = Spec::load(&spec_path).unwrap();
+        let wh = Warehouse::open(&wh_dir.display().to_string()).unwrap();
+        let plan = Plan::build(spec, &wh).await.unwrap();
+        let rendered = render(&plan, &Templates::default()).unwrap();
+        let summary = execute(&plan, &rendered, &wh, &ExecuteOptions::default(), &Silent).await.unwrap();
+        (t.elapsed(), summary.rows_written, plan.batches.len(), plan.partitions.len())
+    });
+    let rss = peak_rss();
+
+    let bare_time = runtime.block_on(async {
+        let wh = Warehouse::open(&wh_dir.display().to_string()).unwrap();
+        let catalog = backfill::catalog::latest(&wh).await.unwrap();
+        let ctx = session::open(&wh, &catalog, &SessionOptions::default()).await.unwrap();
+        let sql = format!(
+            "COPY (SELECT ship_date AS revenue_date, l_returnflag AS return_flag, l_linestatus AS line_status, l_shipmode AS ship_mode, \
+                    sum(l_extendedprice) AS gross_revenue, sum(l_extendedprice * (1 - l_discount)) AS net_revenue, count(*) AS line_items \
+             FROM staging.lineitem WHERE ship_date BETWEEN DATE '1995-01-01' AND DATE '1996-06-30' GROUP BY 1, 2, 3, 4) \
+             TO '{WAREHOUSE_URL}bench_bare/' STORED AS PARQUET PARTITIONED BY (revenue_date)"
+        );
+        let t = Instant::now();
+        ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+        t.elapsed()
+    });
+    let bare_partitions = std::fs::read_dir(wh_dir.join("bench_bare")).map(|d| d.count()).unwrap_or(0);
+
+    println!("TPC-H scale factor {scale_factor}: {partitions} partitions in {batches} batches, {rows} rows written");
+    println!("  backfill run --execute  {:>8.2?}  (write, commit, reconcile, checkpoint per batch)", run_time);
+    println!("  bare COPY … PARTITIONED BY {:>8.2?}  ({bare_partitions} partitions)", bare_time);
+    println!("  ratio                   {:>8.2}", run_time.as_secs_f64() / bare_time.as_secs_f64());
+    match rss {
+        Some(bytes) => println!("  peak RSS of the run     {:>8.1} MiB", bytes as f64 / (1024.0 * 1024.0)),
+        None => println!("  peak RSS of the run     unknown (no /proc/self/status)"),
+    }
+}
