@@ -251,3 +251,14 @@ fn a_plan_estimated_above_the_byte_budget_is_refused_before_anything_runs() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("above execution.max_bytes_scanned"));
     assert_eq!(tree_digest(wh.path()), before);
 }
+
+#[test]
+fn a_null_partition_key_in_a_later_batch_stops_the_run_with_exit_2() {
+    let wh = warehouse_copy();
+    // Only rows of 2025-03-05 (batch 14) get a NULL date.
+    let spec = spec_for(wh.path(), &[("SELECT revenue_date, merchant_id", "SELECT CASE WHEN revenue_date = DATE '2025-03-05' THEN NULL ELSE revenue_date END AS revenue_date, merchant_id")]);
+    let out = execute(&spec, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rows whose partition key `revenue_date` is NULL"));
+    assert!(!partitions_in_shadow(wh.path()).iter().any(|p| p.contains("2025-03-05") || p.ends_with('=')));
+}

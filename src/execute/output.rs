@@ -12,7 +12,7 @@ use crate::render::transform::{transform_error, TransformTemplate};
 use crate::Error;
 
 /// Plan the transform for `partitions` and compare its columns with the base's; then
-/// count rows whose partition key is NULL.
+/// count rows whose partition key is NULL ([`null_partition_keys`]).
 ///
 /// Errors: [`Error::Spec`] naming each missing, extra or non-castable column, or the
 /// NULL partition values; [`Error::Engine`] when the transform does not plan.
@@ -41,6 +41,14 @@ pub async fn check(ctx: &SessionContext, plan: &Plan, partitions: &[chrono::Naiv
         let base: Vec<&str> = plan.columns.iter().map(|c| c.name.as_str()).collect();
         return Err(transform_error(spec, None, format!("the transform's output does not match `{}` ({}): {}", spec.target.table, base.join(", "), problems.join("; ")), fix).into());
     }
+    null_partition_keys(ctx, plan, &sql).await
+}
+
+/// Count the rows of rendered transform `sql` whose partition key is NULL; any is an error.
+///
+/// Errors: [`Error::Spec`] at the transform when there are some; engine errors.
+pub async fn null_partition_keys(ctx: &SessionContext, plan: &Plan, sql: &str) -> Result<(), Error> {
+    let spec = &plan.spec;
     let key = quote_ident(&spec.target.partition_key);
     let nulls = ctx
         .sql(&format!("SELECT count(*) AS n FROM ({sql}) AS t WHERE t.{key} IS NULL"))

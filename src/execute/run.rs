@@ -310,6 +310,10 @@ impl BatchRunner<'_> {
         let started_at: DateTime<Utc> = Utc::now();
         let n = Some(batch.number);
         state::delete_prefix(self.wh, &self.dir.staging(batch.number)).await?;
+        // The write keeps only rows of the batch's partitions, so a NULL key would vanish
+        // silently; refuse it instead, before anything of this batch is written.
+        let transform = crate::render::transform::TransformTemplate::compile(spec)?.render(spec, &batch.partitions)?;
+        output::null_partition_keys(self.ctx, self.plan, &transform).await?;
         let (written, bytes) = self.timed(statement(self.rendered, Step::WriteBatch, n)).await?;
         let rows_written = written.first().and_then(|b| b.column(0).as_any().downcast_ref::<UInt64Array>().map(|a| a.value(0)).or_else(|| b.column(0).as_any().downcast_ref::<Int64Array>().map(|a| a.value(0) as u64))).unwrap_or(0);
         save_sql(self.wh, self.dir, statement(self.rendered, Step::CommitBatch, n)).await?;
