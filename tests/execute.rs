@@ -30,6 +30,23 @@ fn execute(spec: &Path, extra: &[&str]) -> std::process::Output {
     backfill().args(["run"]).arg(spec).arg("--execute").args(extra).output().unwrap()
 }
 
+/// Start `run SPEC --execute` as a child process; its stderr (one line per batch when
+/// not a terminal) is returned as a line iterator.
+fn spawn_execute(spec: &Path) -> (std::process::Child, std::io::Lines<BufReader<std::process::ChildStderr>>) {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("backfill"))
+        .current_dir(root())
+        .arg("run")
+        .arg(spec)
+        .arg("--execute")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    (child, lines)
+}
+
 /// Digest of everything outside the shadow and `_backfills/`.
 fn outside_shadow(wh: &Path) -> Vec<(String, String)> {
     tree_digest(wh).into_iter().filter(|(p, _)| !p.starts_with("finance/daily_revenue_v2/") && !p.starts_with("_backfills/")).collect()
@@ -133,18 +150,8 @@ async fn a_killed_run_resumes_and_converges_to_an_uninterrupted_one() {
     let wh = warehouse_copy();
     let outside = outside_shadow(wh.path());
     let spec = spec_for(wh.path(), &one_per_batch);
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("backfill"))
-        .current_dir(root())
-        .args(["run"])
-        .arg(&spec)
-        .arg("--execute")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (mut child, mut lines) = spawn_execute(&spec);
     // Let a few batches finish, then SIGKILL the process wherever it is.
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut finished = 0;
     while finished < 5 {
         let line = lines.next().expect("the run reports batches").unwrap();
@@ -173,17 +180,7 @@ fn a_second_concurrent_run_exits_4() {
     let marker = wh.path().join("_live/finance.daily_revenue.running");
     std::fs::create_dir_all(marker.parent().unwrap()).unwrap();
     std::fs::write(&marker, "").unwrap();
-    let mut first = Command::new(assert_cmd::cargo::cargo_bin("backfill"))
-        .current_dir(root())
-        .arg("run")
-        .arg(&spec)
-        .arg("--execute")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(first.stderr.take().unwrap()).lines();
+    let (mut first, mut lines) = spawn_execute(&spec);
     let waiting = lines.next().expect("the first run says it waits").unwrap();
     assert!(waiting.contains("live pipeline marker _live/finance.daily_revenue.running exists"), "{waiting}");
 
