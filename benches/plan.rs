@@ -40,28 +40,37 @@ fn main() {
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let mut times: Vec<Duration> = Vec::new();
+    let mut stages: Vec<(Duration, Duration)> = Vec::new();
     let mut shape = (0, 0, 0);
     for _ in 0..RUNS {
         let t = Instant::now();
-        let (partitions, batches, statements) = runtime.block_on(async {
+        let (partitions, batches, statements, build, rendering) = runtime.block_on(async {
             let spec = Spec::load(&spec_path).expect("spec loads");
             let wh = Warehouse::open(spec.source.warehouse.as_deref().unwrap()).expect("warehouse");
+            let b = Instant::now();
             let plan = Plan::build(spec, &wh).await.expect("plan");
+            let build = b.elapsed();
+            let r = Instant::now();
             let rendered = render(&plan, &Templates::default()).expect("render");
-            (plan.partitions.len(), plan.batches.len(), rendered.statements.len())
+            (plan.partitions.len(), plan.batches.len(), rendered.statements.len(), build, r.elapsed())
         });
         times.push(t.elapsed());
+        stages.push((build, rendering));
         shape = (partitions, batches, statements);
     }
     times.sort();
+    stages.sort();
     println!(
         "plan, 10-year daily range: {} partitions, {} batches, {} statements rendered and parsed",
         shape.0, shape.1, shape.2
     );
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "  wall time over {RUNS} runs: min {:.0?}, median {:.0?}, max {:.0?}",
-        times[0],
-        times[RUNS / 2],
-        times[RUNS - 1]
+        "  wall time over {RUNS} runs: min {:.0} ms, median {:.0} ms, max {:.0} ms",
+        ms(times[0]),
+        ms(times[RUNS / 2]),
+        ms(times[RUNS - 1])
     );
+    let (build, rendering) = stages[RUNS / 2];
+    println!("  of which (median run): plan (listing, footers, checks) {:.0} ms, render and parse {:.0} ms", ms(build), ms(rendering));
 }

@@ -190,8 +190,9 @@ fn a_second_concurrent_run_exits_4() {
     assert!(stderr.contains("another run holds the lease") && stderr.contains(&format!("pid {}", first.id())), "{stderr}");
 
     std::fs::remove_file(&marker).unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let status = first.wait().unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(status.code(), Some(0), "the first run failed:\n{}", rest.join("\n"));
     assert_eq!(partitions_in_shadow(wh.path()).len(), 546);
 }
 

@@ -149,7 +149,8 @@ async fn execute_leased(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, op
     let pending: Vec<&Batch> = plan.batches.iter().filter(|b| !done.contains(&b.number)).collect();
     let mut summary = RunSummary { skipped: done.len() as u32, ..Default::default() };
 
-    let runner = BatchRunner { plan, rendered, wh, ctx: &ctx, dir, lease, progress };
+    let shadow_lock = tokio::sync::Mutex::new(());
+    let runner = BatchRunner { plan, rendered, wh, ctx: &ctx, dir, lease, progress, shadow_lock: &shadow_lock };
     let mut stream = futures::stream::iter(pending.into_iter().map(|b| runner.run(b, attempts(b.number) + 1)))
         .buffer_unordered(spec.execution.max_concurrency as usize);
     while let Some(outcome) = stream.next().await {
@@ -218,6 +219,10 @@ struct BatchRunner<'a> {
     dir: &'a BackfillDir,
     lease: &'a Lease,
     progress: &'a dyn Progress,
+    /// Held from a batch's commit through its reconciliation. Every read of the shadow
+    /// happens under it, so no statement can cache a listing of the shadow that misses
+    /// files another batch has just committed.
+    shadow_lock: &'a tokio::sync::Mutex<()>,
 }
 
 impl BatchRunner<'_> {
@@ -317,9 +322,11 @@ impl BatchRunner<'_> {
         let (written, bytes) = self.timed(statement(self.rendered, Step::WriteBatch, n)).await?;
         let rows_written = written.first().and_then(|b| b.column(0).as_any().downcast_ref::<UInt64Array>().map(|a| a.value(0)).or_else(|| b.column(0).as_any().downcast_ref::<Int64Array>().map(|a| a.value(0) as u64))).unwrap_or(0);
         save_sql(self.wh, self.dir, statement(self.rendered, Step::CommitBatch, n)).await?;
+        let shadow = self.shadow_lock.lock().await;
         self.commit(batch, attempt).await?;
         session::forget_listing(self.ctx, &spec.target.shadow);
         let (counts, _) = self.timed(statement(self.rendered, Step::ReconcileRowCounts, n)).await?;
+        drop(shadow);
         let key = &spec.target.partition_key;
         let mut row_counts = Vec::new();
         for b in &counts {

@@ -235,21 +235,41 @@ struct ColumnCtx<'a> {
 pub fn render(plan: &Plan, templates: &Templates) -> Result<RenderedPlan, RenderError> {
     let r = StatementRenderer::new(plan, templates, &plan.spec.target.shadow)?;
     let spec = &plan.spec;
-    let mut statements: Vec<Statement> = Vec::with_capacity(plan.batches.len() * 9 + 6);
-    let mut push = |step: Step, batch: Option<&Batch>| -> Result<(), RenderError> {
-        let sql = r.render_step(step, batch)?;
-        statements.push(Statement { index: statements.len() + 1, step, batch: batch.map(|b| b.number), sql });
-        Ok(())
-    };
-    push(Step::PrepareView, None)?;
-    push(Step::CreateShadow, None)?;
-    for batch in &plan.batches {
-        for step in Step::per_batch(spec) {
-            push(step, Some(batch))?;
+    let per_batch = Step::per_batch(spec);
+    // Batches render independently: spread them over the cores, keep their order.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(plan.batches.len()).max(1);
+    let chunk = plan.batches.len().div_ceil(workers);
+    let rendered_batches: Vec<Result<Vec<(Step, u32, String)>, RenderError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = plan
+            .batches
+            .chunks(chunk)
+            .map(|batches| {
+                let (r, per_batch) = (&r, &per_batch);
+                scope.spawn(move || {
+                    let mut out = Vec::with_capacity(batches.len() * per_batch.len());
+                    for batch in batches {
+                        let ctx = r.batch_context(batch)?;
+                        for step in per_batch {
+                            out.push((*step, batch.number, r.render_with(*step, Some(batch), ctx.clone())?));
+                        }
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("render worker panicked")).collect()
+    });
+    let mut statements: Vec<Statement> = Vec::with_capacity(plan.batches.len() * per_batch.len() + 6);
+    let mut push = |step: Step, batch: Option<u32>, sql: String| statements.push(Statement { index: statements.len() + 1, step, batch, sql });
+    push(Step::PrepareView, None, r.render_step(Step::PrepareView, None)?);
+    push(Step::CreateShadow, None, r.render_step(Step::CreateShadow, None)?);
+    for part in rendered_batches {
+        for (step, batch, sql) in part? {
+            push(step, Some(batch), sql);
         }
     }
     for step in [Step::ViewSwap, Step::LedgerPublish, Step::Rollback, Step::LedgerRollback] {
-        push(step, None)?;
+        push(step, None, r.render_step(step, None)?);
     }
     let fingerprint = fingerprint(plan, &statements);
     Ok(RenderedPlan { dialect: DIALECT, statements, fingerprint })
@@ -304,22 +324,32 @@ impl<'p> StatementRenderer<'p> {
         Ok(Self { plan, env, transform, shared })
     }
 
+    /// The template context of `batch`: the shared values plus the batch and its
+    /// transform, rendered and parsed once for all of the batch's steps.
+    ///
+    /// Errors: the transform does not render or parse ([`RenderError::Spec`]).
+    pub fn batch_context(&self, batch: &Batch) -> Result<Value, RenderError> {
+        let spec = &self.plan.spec;
+        let sql = self.transform.render(spec, &batch.partitions)?;
+        transform::parse_query(spec, &sql)?;
+        let indented: Vec<String> = sql.lines().map(|l| if l.is_empty() { String::new() } else { format!("    {l}") }).collect();
+        Ok(context! { batch => batch_ctx(spec, batch), transform => Value::from_safe_string(indented.join("\n")), ..self.shared.clone() })
+    }
+
     /// Render `step` (for `batch`, when it is a per-batch step) and parse it back.
     ///
     /// Errors: as [`render`].
     pub fn render_step(&self, step: Step, batch: Option<&Batch>) -> Result<String, RenderError> {
-        let spec = &self.plan.spec;
         let ctx = match (step, batch) {
             (Step::LedgerPublish, _) => context! { action => "publish", ..self.shared.clone() },
             (Step::LedgerRollback, _) => context! { action => "rollback", ..self.shared.clone() },
-            (_, Some(batch)) => {
-                let sql = self.transform.render(spec, &batch.partitions)?;
-                transform::parse_query(spec, &sql)?;
-                let indented: Vec<String> = sql.lines().map(|l| if l.is_empty() { String::new() } else { format!("    {l}") }).collect();
-                context! { batch => batch_ctx(spec, batch), transform => Value::from_safe_string(indented.join("\n")), ..self.shared.clone() }
-            }
+            (_, Some(batch)) => self.batch_context(batch)?,
             (_, None) => self.shared.clone(),
         };
+        self.render_with(step, batch, ctx)
+    }
+
+    fn render_with(&self, step: Step, batch: Option<&Batch>, ctx: Value) -> Result<String, RenderError> {
         let name = step.template();
         let file = || format!("templates/{DIALECT}/{name}.sql.j2");
         let tmpl = self.env.get_template(name).map_err(|e| RenderError::Template { template: file(), message: e.to_string() })?;
