@@ -22,10 +22,6 @@ fn peak_rss() -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// Reset the peak RSS so that data generation does not count (Linux ≥ 4.0).
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -42,17 +38,30 @@ fn copy_dir(from: &Path, to: &Path) {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let scale_factor: f64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(1.0);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    // `tpch generate SF DIR`: the child that writes the data, so that generating it does
+    // not count towards the measured run's peak RSS.
+    if args.first().map(String::as_str) == Some("generate") {
+        let sf: f64 = args[1].parse().unwrap();
+        runtime.block_on(backfill::sample::tpch::write_tpch(Path::new(&args[2]), sf)).unwrap();
+        return;
+    }
+    let scale_factor: f64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(1.0);
     let dir = tempfile::tempdir().unwrap();
     let wh_dir = dir.path().join("warehouse");
     let t = Instant::now();
     match args.get(1) {
         Some(existing) => copy_dir(Path::new(existing), &wh_dir),
-        None => runtime.block_on(backfill::sample::tpch::write_tpch(&wh_dir, scale_factor)).unwrap(),
+        None => {
+            let status = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["generate", &scale_factor.to_string()])
+                .arg(&wh_dir)
+                .status()
+                .unwrap();
+            assert!(status.success(), "generating the TPC-H warehouse failed");
+        }
     }
     eprintln!("setup: TPC-H warehouse (scale factor {scale_factor}) ready in {:.1?}", t.elapsed());
-    reset_peak_rss();
 
     let spec_text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/specs/tpch-revenue-fix.yaml"))
         .unwrap()
