@@ -317,16 +317,24 @@ impl BatchRunner<'_> {
         state::delete_prefix(self.wh, &self.dir.staging(batch.number)).await?;
         // The write keeps only rows of the batch's partitions, so a NULL key would vanish
         // silently; refuse it instead, before anything of this batch is written.
+        let phase = Instant::now();
         let transform = crate::render::transform::TransformTemplate::compile(spec)?.render(spec, &batch.partitions)?;
         output::null_partition_keys(self.ctx, self.plan, &transform).await?;
+        tracing::debug!(batch = batch.number, ms = phase.elapsed().as_millis() as u64, "checked partition keys");
+        let phase = Instant::now();
         let (written, bytes) = self.timed(statement(self.rendered, Step::WriteBatch, n)).await?;
+        tracing::debug!(batch = batch.number, ms = phase.elapsed().as_millis() as u64, "wrote staging");
         let rows_written = written.first().and_then(|b| b.column(0).as_any().downcast_ref::<UInt64Array>().map(|a| a.value(0)).or_else(|| b.column(0).as_any().downcast_ref::<Int64Array>().map(|a| a.value(0) as u64))).unwrap_or(0);
         save_sql(self.wh, self.dir, statement(self.rendered, Step::CommitBatch, n)).await?;
+        let phase = Instant::now();
         let shadow = self.shadow_lock.lock().await;
         self.commit(batch, attempt).await?;
         session::forget_listing(self.ctx, &spec.target.shadow);
+        tracing::debug!(batch = batch.number, ms = phase.elapsed().as_millis() as u64, "committed");
+        let phase = Instant::now();
         let (counts, _) = self.timed(statement(self.rendered, Step::ReconcileRowCounts, n)).await?;
         drop(shadow);
+        tracing::debug!(batch = batch.number, ms = phase.elapsed().as_millis() as u64, "reconciled row counts");
         let key = &spec.target.partition_key;
         let mut row_counts = Vec::new();
         for b in &counts {
