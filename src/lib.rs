@@ -4,14 +4,16 @@
 //! between them (DESIGN.md, pipeline):
 //!
 //! ```text
-//! spec::Spec ─▶ plan::Plan ─▶ render::RenderedPlan
-//!  (parse,       (scope, batches,   (every statement from minijinja
-//!   validate)     estimates,         templates, parsed back with
-//!                 dependents)        DataFusion's parser; fingerprint)
+//! spec::Spec ─▶ plan::Plan ─▶ render::RenderedPlan ─▶ execute (dry_run / run)
+//!  (parse,       (scope, batches,   (every statement from minijinja     (DataFusion: sample in
+//!   validate)     estimates,         templates, parsed back with         memory, or the shadow
+//!                 dependents)        DataFusion's parser; fingerprint)   batch by batch)
 //! ```
 //!
 //! [`warehouse`] and [`catalog`] read the hive-partitioned Parquet warehouse through
-//! `object_store`. Spec, plan and render never write.
+//! `object_store`. Spec, plan, render and the dry run never write; `execute::run` writes
+//! only the shadow table and `_backfills/<id>/`. [`sample`] generates the bundled fixture
+//! and TPC-H warehouses.
 #![warn(missing_docs)]
 
 pub mod catalog;

@@ -1,7 +1,8 @@
 //! Stage 4: execution in DataFusion. [`session`] opens the engine over the warehouse;
 //! [`dry_run`] evaluates a sample of partitions in memory and compares them with the
 //! base without writing anything; [`output`] checks that a transform's result fits the
-//! base table. Writing the shadow batch by batch (`run --execute`) is not built yet.
+//! base table; [`run`] writes the shadow batch by batch (`run --execute`), keeping its
+//! checkpoints and lease in [`state`].
 
 pub mod dry_run;
 pub mod output;
