@@ -24,6 +24,7 @@ use crate::render::{StatementRenderer, Step, Templates};
 use crate::spec::{DeltaRange, TableName};
 use crate::warehouse::Warehouse;
 use crate::Error;
+use crate::error::engine;
 
 /// Partitions sampled when `--sample` is not given.
 pub const DEFAULT_SAMPLE: usize = 6;
@@ -117,9 +118,6 @@ fn sample_table() -> TableName {
     TableName::new("backfill_dry_run", "sample")
 }
 
-fn engine(e: datafusion::error::DataFusionError) -> Error {
-    Error::Engine(Box::new(e))
-}
 
 async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, Error> {
     ctx.sql(sql).await.map_err(engine)?.collect().await.map_err(engine)

@@ -30,6 +30,7 @@ use crate::render::{RenderedPlan, Statement, Step};
 use crate::spec::Tolerance;
 use crate::warehouse::Warehouse;
 use crate::Error;
+use crate::error::{engine, store_err};
 
 /// How long a lease lasts before another run may take it over; renewed after each batch.
 pub const LEASE_TTL_MINUTES: i64 = 60;
@@ -72,13 +73,7 @@ pub struct RunSummary {
     pub bytes_scanned: u64,
 }
 
-fn engine(e: datafusion::error::DataFusionError) -> Error {
-    Error::Engine(Box::new(e))
-}
 
-fn store_err(wh: &Warehouse, e: object_store::Error) -> Error {
-    Error::Warehouse(wh.store_error(e))
-}
 
 /// Run `plan` for real. See the module documentation.
 ///

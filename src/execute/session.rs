@@ -17,6 +17,7 @@ use datafusion::common::TableReference;
 use url::Url;
 
 use crate::catalog::CatalogVersion;
+use crate::error::engine;
 use crate::render::WAREHOUSE_URL;
 use crate::spec::TableName;
 use crate::warehouse::{PartitionType, Warehouse};
@@ -99,9 +100,6 @@ pub fn forget_listing(ctx: &SessionContext, table: &TableName) {
     }
 }
 
-fn engine(e: EngineError) -> crate::Error {
-    crate::Error::Engine(Box::new(e))
-}
 
 pub(crate) fn ensure_schema(ctx: &SessionContext, schema: &str) {
     let catalog = ctx.catalog("datafusion").expect("the default catalog exists");

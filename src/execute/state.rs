@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::warehouse::Warehouse;
 use crate::Error;
+use crate::error::store_err;
 
 /// `_backfills/<id>/` and the paths inside it.
 #[derive(Debug, Clone)]
@@ -123,9 +124,6 @@ pub struct Checkpoint {
     pub reason: Option<String>,
 }
 
-fn store_err(wh: &Warehouse, e: object_store::Error) -> Error {
-    Error::Warehouse(wh.store_error(e))
-}
 
 /// Read a JSON object, or `None` when it does not exist.
 ///
