@@ -95,11 +95,11 @@ impl Error {
 }
 
 /// Wrap a DataFusion error (exit 3).
-pub(crate) fn engine(e: datafusion::error::DataFusionError) -> Error {
+pub fn engine(e: datafusion::error::DataFusionError) -> Error {
     Error::Engine(Box::new(e))
 }
 
 /// Wrap an object-store error of warehouse `wh` (exit 3).
-pub(crate) fn store_err(wh: &crate::warehouse::Warehouse, e: object_store::Error) -> Error {
+pub fn store_err(wh: &crate::warehouse::Warehouse, e: object_store::Error) -> Error {
     Error::Warehouse(wh.store_error(e))
 }

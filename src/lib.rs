@@ -20,6 +20,8 @@ pub mod catalog;
 pub mod error;
 pub mod execute;
 pub mod plan;
+pub mod reconcile;
+pub mod report;
 pub mod render;
 pub mod sample;
 pub mod spec;

@@ -47,6 +47,7 @@ fn dry_run_text_ends_with_the_command_that_executes() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("sampled         2 of 546 partitions: 2024-12-01, 2026-05-31"), "{text}");
     assert!(text.contains("expected -1.5% to -0.8%: inside"), "{text}");
+    assert!(text.contains("gates on the sample:") && text.contains("pass unique_keys") && text.contains("pass expected_delta:net_revenue"), "{text}");
     assert!(text.trim_end().ends_with("backfill run specs/revenue-tax-fix.yaml --execute"), "{text}");
 }
 

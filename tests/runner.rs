@@ -6,4 +6,5 @@ mod bad_specs;
 mod dry_run;
 mod execute;
 mod plan_cli;
+mod reconcile;
 mod roundtrip;

@@ -7,9 +7,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
-use datafusion::arrow::array::{Array, Float64Array};
-use datafusion::arrow::compute::{cast, concat_batches};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
@@ -19,6 +17,7 @@ use serde::Serialize;
 use super::session::{self, SessionOptions};
 use super::{output, Table};
 use crate::catalog;
+use crate::reconcile::{self, gates, gates::Outlier, Gate, Totals};
 use crate::plan::{Batch, Estimate, Plan};
 use crate::render::{StatementRenderer, Step, Templates};
 use crate::spec::{DeltaRange, TableName};
@@ -83,6 +82,10 @@ pub struct DryRun {
     pub without_source: Vec<NaiveDate>,
     /// False when two evaluations of the same partitions gave different rows.
     pub deterministic: bool,
+    /// Every gate, checked on the sample alone.
+    pub gates: Vec<Gate>,
+    /// Sampled partitions whose own delta lies far outside the expected range.
+    pub outliers: Vec<Outlier>,
     /// The estimate for the full run.
     pub estimate: Estimate,
 }
@@ -137,17 +140,6 @@ async fn evaluate(ctx: &SessionContext, r: &StatementRenderer<'_>, sample: &[Nai
     Ok(out)
 }
 
-fn sum_f64(batches: &[RecordBatch], column: &str) -> Result<f64, Error> {
-    let mut total = 0.0;
-    for b in batches {
-        let Some(col) = b.column_by_name(column) else { continue };
-        let as_f64 = cast(col, &DataType::Float64).map_err(|e| engine(e.into()))?;
-        let values = as_f64.as_any().downcast_ref::<Float64Array>().expect("cast to Float64");
-        total += (0..values.len()).filter(|i| values.is_valid(*i)).map(|i| values.value(i)).sum::<f64>();
-    }
-    Ok(total)
-}
-
 /// Run the dry run for `plan` against `wh`.
 ///
 /// Errors: [`Error::Spec`] when the transform's output does not fit the base table (see
@@ -175,25 +167,28 @@ pub async fn dry_run(plan: &Plan, wh: &Warehouse, templates: &Templates, sample:
     ctx.register_table(TableReference::partial(table.schema.as_str(), table.table.as_str()), Arc::new(mem)).map_err(engine)?;
 
     let batch = Batch { number: 0, partitions: sampled.clone(), estimate: Estimate::default() };
-    let rows = query(&ctx, &r.render_step(Step::ReconcileRows, Some(&batch))?).await?;
-    let classes = RowClasses {
-        unchanged: sum_f64(&rows, "unchanged")? as u64,
-        changed: sum_f64(&rows, "changed")? as u64,
-        added: sum_f64(&rows, "added")? as u64,
-        removed: sum_f64(&rows, "removed")? as u64,
-    };
-    let mut metrics = Vec::new();
-    if !spec.validation.metrics.is_empty() {
-        let by_partition = query(&ctx, &r.render_step(Step::ReconcileMetrics, Some(&batch))?).await?;
-        for m in &spec.validation.metrics {
-            let old = sum_f64(&by_partition, &format!("base_{}", m.name))?;
-            let new = sum_f64(&by_partition, &format!("shadow_{}", m.name))?;
-            let percent = (old != 0.0).then(|| (new - old) / old.abs() * 100.0);
-            metrics.push(MetricDelta { name: m.name.clone(), old, new, percent, expected: m.expected_delta });
-        }
+    let mut statements = Vec::new();
+    for step in Step::per_batch(spec).into_iter().filter(|s| s.name().starts_with("reconcile")) {
+        statements.push((step, r.render_step(step, Some(&batch))?));
     }
-    let changed_rows = Table::from_batches(&query(&ctx, &r.render_step(Step::ReconcileTopChanges, Some(&batch))?).await?).map_err(|e| engine(e.into()))?;
-    let unchanged_rows = Table::from_batches(&query(&ctx, &r.render_step(Step::ReconcileUnchangedSample, Some(&batch))?).await?).map_err(|e| engine(e.into()))?;
+    let find = |step: Step| statements.iter().find(|(s, _)| *s == step).map(|(_, sql)| sql.as_str());
+    let mut reconciliation = reconcile::reconcile(spec, find, |_, sql| query(&ctx, sql)).await?;
+    let base_schema = ctx.table(TableReference::partial(spec.target.table.schema.as_str(), spec.target.table.table.as_str())).await.map_err(engine)?.schema().inner().clone();
+    reconciliation.schema_differences = reconcile::schema_differences(&base_schema, &schema);
+    let mut totals = Totals::default();
+    totals.add(&reconciliation);
+    let gates = gates::check_batch(spec, &reconciliation, &totals, "sample");
+    let [unchanged, changed, added, removed] = reconciliation.classes();
+    let classes = RowClasses { unchanged, changed, added, removed };
+    let metrics = spec
+        .validation
+        .metrics
+        .iter()
+        .zip(&totals.metrics)
+        .map(|(m, pair)| MetricDelta { name: m.name.clone(), old: pair.old.unwrap_or(0.0), new: pair.new.unwrap_or(0.0), percent: pair.percent(), expected: m.expected_delta })
+        .collect();
+    let changed_rows = reconciliation.top_changes.clone();
+    let unchanged_rows = reconciliation.unchanged_sample.clone();
 
     Ok(DryRun {
         sampled,
@@ -204,6 +199,8 @@ pub async fn dry_run(plan: &Plan, wh: &Warehouse, templates: &Templates, sample:
         excluded: spec.source_range.exclude.iter().copied().collect(),
         without_source: plan.without_source.clone(),
         deterministic,
+        gates,
+        outliers: gates::outliers(spec, &reconciliation.partitions),
         estimate: plan.estimate(),
     })
 }

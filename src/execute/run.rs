@@ -1,6 +1,6 @@
 //! `run --execute`: write the shadow batch by batch. Each batch is written into its
 //! staging prefix, committed into the shadow's partition folders (replacing whatever an
-//! earlier attempt left), reconciled by row counts, and checkpointed. A rerun skips done
+//! earlier attempt left), reconciled (see [`crate::reconcile`]), gated and checkpointed. A rerun skips done
 //! batches and redoes the rest; a changed plan is refused unless restarted.
 //!
 //! Crash safety (DESIGN.md, "nothing is lost"): only the shadow and `_backfills/<id>/`
@@ -13,8 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use datafusion::arrow::array::{Array, Int64Array, UInt64Array};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::array::{Int64Array, UInt64Array};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::physical_plan::{collect, ExecutionPlan};
 use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};
@@ -22,12 +23,14 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use super::session::{self, SessionOptions};
-use super::state::{self, BackfillDir, BaseFile, BatchState, Checkpoint, Lease, PartitionCount, PlanRecord};
+use super::state::{self, BackfillDir, BaseFile, BatchState, Checkpoint, Lease, PlanRecord};
 use super::output;
 use crate::catalog;
 use crate::plan::{Batch, Plan};
 use crate::render::{RenderedPlan, Statement, Step};
-use crate::spec::Tolerance;
+use crate::reconcile::{self, gates, Gate, Reconciliation, Totals};
+use crate::render::sql::{date_literal, quote_ident, quote_table};
+use crate::spec::TableName;
 use crate::warehouse::Warehouse;
 use crate::Error;
 use crate::error::{engine, store_err};
@@ -145,7 +148,12 @@ async fn execute_leased(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, op
     let mut summary = RunSummary { skipped: done.len() as u32, ..Default::default() };
 
     let shadow_lock = tokio::sync::Mutex::new(());
-    let runner = BatchRunner { plan, rendered, wh, ctx: &ctx, dir, lease, progress, shadow_lock: &shadow_lock };
+    let mut totals = Totals::default();
+    for c in earlier.iter().filter(|c| done.contains(&c.batch)) {
+        totals.add(&c.reconciliation);
+    }
+    let totals = std::sync::Mutex::new(totals);
+    let runner = BatchRunner { plan, rendered, wh, ctx: &ctx, dir, lease, progress, shadow_lock: &shadow_lock, totals: &totals };
     let mut stream = futures::stream::iter(pending.into_iter().map(|b| runner.run(b, attempts(b.number) + 1)))
         .buffer_unordered(spec.execution.max_concurrency as usize);
     while let Some(outcome) = stream.next().await {
@@ -161,6 +169,13 @@ async fn execute_leased(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, op
                 )));
             }
         }
+    }
+    drop(stream);
+    // Every batch is done: the metric gates once more, over the whole range.
+    let totals = totals.into_inner().expect("totals lock");
+    let failed: Vec<String> = gates::metric_gates(spec, &totals, "whole range").into_iter().filter(|g| !g.passed).map(|g| format!("{}: {}", g.name, g.detail)).collect();
+    if !failed.is_empty() {
+        return Err(Error::Gate(format!("the whole range failed its gates: {}\n  fix: correct the transform or the expected range, then rerun with --restart", failed.join("; "))));
     }
     Ok(summary)
 }
@@ -199,13 +214,6 @@ fn bytes_scanned(plan: &Arc<dyn ExecutionPlan>) -> u64 {
     own + plan.children().iter().map(|c| bytes_scanned(c)).sum::<u64>()
 }
 
-/// A number from the first row of `column`, whatever its integer type.
-fn count_at(batch: &datafusion::arrow::record_batch::RecordBatch, column: &str, row: usize) -> u64 {
-    let Some(col) = batch.column_by_name(column) else { return 0 };
-    let col = datafusion::arrow::compute::cast(col, &DataType::UInt64).ok();
-    col.as_ref().and_then(|c| c.as_any().downcast_ref::<UInt64Array>()).filter(|a| a.is_valid(row)).map_or(0, |a| a.value(row))
-}
-
 struct BatchRunner<'a> {
     plan: &'a Plan,
     rendered: &'a RenderedPlan,
@@ -218,6 +226,9 @@ struct BatchRunner<'a> {
     /// happens under it, so no statement can cache a listing of the shadow that misses
     /// files another batch has just committed.
     shadow_lock: &'a tokio::sync::Mutex<()>,
+    /// Metric totals over every done batch, this run's included; the cumulative
+    /// `expected_delta` gates check them.
+    totals: &'a std::sync::Mutex<Totals>,
 }
 
 impl BatchRunner<'_> {
@@ -241,13 +252,18 @@ impl BatchRunner<'_> {
     }
 
     /// Run a statement under `query_timeout`; returns its batches and the bytes it read.
-    async fn timed(&self, s: &Statement) -> Result<(Vec<datafusion::arrow::record_batch::RecordBatch>, u64), Error> {
+    async fn timed(&self, s: &Statement) -> Result<(Vec<RecordBatch>, u64), Error> {
+        self.timed_in(self.ctx, s).await
+    }
+
+    /// [`Self::timed`] in another session.
+    async fn timed_in(&self, ctx: &SessionContext, s: &Statement) -> Result<(Vec<RecordBatch>, u64), Error> {
         save_sql(self.wh, self.dir, s).await?;
         let limit = self.plan.spec.execution.query_timeout;
         let work = async {
-            let df = self.ctx.sql(&s.sql).await.map_err(engine)?;
+            let df = ctx.sql(&s.sql).await.map_err(engine)?;
             let physical = df.create_physical_plan().await.map_err(engine)?;
-            let batches = collect(physical.clone(), self.ctx.task_ctx()).await.map_err(engine)?;
+            let batches = collect(physical.clone(), ctx.task_ctx()).await.map_err(engine)?;
             Ok::<_, Error>((batches, bytes_scanned(&physical)))
         };
         match tokio::time::timeout(limit, work).await {
@@ -290,6 +306,35 @@ impl BatchRunner<'_> {
         state::delete_prefix(self.wh, &staging).await
     }
 
+    /// The batch's partitions of `table`, read once, with the table's schema.
+    async fn load(&self, table: &TableName, batch: &Batch) -> Result<(SchemaRef, Vec<RecordBatch>), Error> {
+        let list: Vec<String> = batch.partitions.iter().map(|d| date_literal(*d)).collect();
+        let sql = format!("SELECT * FROM {} WHERE {} IN ({})", quote_table(&table.to_string()), quote_ident(&self.plan.spec.target.partition_key), list.join(", "));
+        let df = self.ctx.sql(&sql).await.map_err(engine)?;
+        let schema = df.schema().inner().clone();
+        Ok((schema, df.collect().await.map_err(engine)?))
+    }
+
+    /// Run the batch's rendered reconciliation statements over in-memory copies of its
+    /// partitions (see [`crate::reconcile`]), each saved and under `query_timeout`.
+    async fn reconcile(&self, batch: &Batch, base: (SchemaRef, Vec<RecordBatch>), shadow: (SchemaRef, Vec<RecordBatch>)) -> Result<Reconciliation, Error> {
+        let spec = &self.plan.spec;
+        let differences = reconcile::schema_differences(&base.0, &shadow.0);
+        let ctx = reconcile::batch_session(&spec.target.table, base.0, base.1, &spec.target.shadow, shadow.0, shadow.1)?;
+        let n = Some(batch.number);
+        let find = |step: Step| self.rendered.statements.iter().find(|s| s.step == step && s.batch == n);
+        let mut r = reconcile::reconcile(spec, |step| find(step).map(|s| s.sql.as_str()), |step, _sql| {
+            let ctx = &ctx;
+            async move {
+                let s = find(step).expect("found above");
+                Ok(self.timed_in(ctx, s).await?.0)
+            }
+        })
+        .await?;
+        r.schema_differences = differences;
+        Ok(r)
+    }
+
     async fn base_files(&self, batch: &Batch) -> Result<Vec<BaseFile>, Error> {
         let spec = &self.plan.spec;
         let mut out = Vec::new();
@@ -320,27 +365,27 @@ impl BatchRunner<'_> {
         let (written, bytes) = self.timed(statement(self.rendered, Step::WriteBatch, n)).await?;
         tracing::debug!(batch = batch.number, ms = phase.elapsed().as_millis() as u64, "wrote staging");
         let rows_written = written.first().and_then(|b| b.column(0).as_any().downcast_ref::<UInt64Array>().map(|a| a.value(0)).or_else(|| b.column(0).as_any().downcast_ref::<Int64Array>().map(|a| a.value(0) as u64))).unwrap_or(0);
+        let phase = Instant::now();
+        let base_rows = self.load(&spec.target.table, batch).await?;
+        tracing::debug!(batch = batch.number, ms = phase.elapsed().as_millis() as u64, "read the base partitions");
         save_sql(self.wh, self.dir, statement(self.rendered, Step::CommitBatch, n)).await?;
         let phase = Instant::now();
         let shadow = self.shadow_lock.lock().await;
         self.commit(batch, attempt).await?;
         session::forget_listing(self.ctx, &spec.target.shadow);
-        tracing::debug!(batch = batch.number, ms = phase.elapsed().as_millis() as u64, "committed");
-        let phase = Instant::now();
-        let (counts, _) = self.timed(statement(self.rendered, Step::ReconcileRowCounts, n)).await?;
+        let shadow_rows = self.load(&spec.target.shadow, batch).await?;
         drop(shadow);
-        tracing::debug!(batch = batch.number, ms = phase.elapsed().as_millis() as u64, "reconciled row counts");
-        let key = &spec.target.partition_key;
-        let mut row_counts = Vec::new();
-        for b in &counts {
-            let days = datafusion::arrow::compute::cast(b.column_by_name(key).expect("row counts carry the key"), &DataType::Utf8).map_err(|e| engine(e.into()))?;
-            let days = days.as_any().downcast_ref::<datafusion::arrow::array::StringArray>().expect("cast to Utf8");
-            for row in 0..b.num_rows() {
-                let partition = chrono::NaiveDate::parse_from_str(days.value(row), "%Y-%m-%d").map_err(|e| Error::Corrupt { path: format!("row counts of batch {}", batch.number), message: e.to_string() })?;
-                row_counts.push(PartitionCount { partition, base_rows: count_at(b, "base_rows", row), shadow_rows: count_at(b, "shadow_rows", row) });
-            }
-        }
-        let reason = row_count_gate(&row_counts, spec.validation.row_count_tolerance);
+        tracing::debug!(batch = batch.number, ms = phase.elapsed().as_millis() as u64, "committed and read back");
+        let phase = Instant::now();
+        let reconciliation = self.reconcile(batch, base_rows, shadow_rows).await?;
+        tracing::debug!(batch = batch.number, ms = phase.elapsed().as_millis() as u64, "reconciled");
+        let gates = {
+            let mut totals = self.totals.lock().expect("totals lock");
+            totals.add(&reconciliation);
+            gates::check_batch(spec, &reconciliation, &totals, "cumulative")
+        };
+        let failed: Vec<&Gate> = gates.iter().filter(|g| !g.passed).collect();
+        let reason = (!failed.is_empty()).then(|| failed.iter().map(|g| format!("{}: {}", g.name, g.detail)).collect::<Vec<_>>().join("; "));
         let checkpoint = Checkpoint {
             batch: batch.number,
             state: if reason.is_none() { BatchState::Done } else { BatchState::Failed },
@@ -351,7 +396,8 @@ impl BatchRunner<'_> {
             partitions: batch.partitions.clone(),
             rows_written,
             bytes_scanned: bytes,
-            row_counts,
+            reconciliation,
+            gates,
             base_files: self.base_files(batch).await?,
             reason: reason.clone(),
         };
@@ -366,17 +412,4 @@ impl BatchRunner<'_> {
         }
         Ok(checkpoint)
     }
-}
-
-/// The `row_count_tolerance` gate: the first partition whose row count moved more than
-/// allowed, described; `None` when every partition is within tolerance.
-pub fn row_count_gate(counts: &[PartitionCount], tolerance: Tolerance) -> Option<String> {
-    counts.iter().find_map(|c| {
-        let moved = c.base_rows.abs_diff(c.shadow_rows);
-        let allowed = match tolerance {
-            Tolerance::Rows(n) => n as f64,
-            Tolerance::Percent(p) => c.base_rows as f64 * p / 100.0,
-        };
-        (moved as f64 > allowed).then(|| format!("row_count_tolerance ({tolerance}): partition {} has {} rows in the base and {} in the shadow", c.partition, c.base_rows, c.shadow_rows))
-    })
 }

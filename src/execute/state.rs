@@ -75,17 +75,6 @@ pub enum BatchState {
     Failed,
 }
 
-/// Base and shadow rows of one partition after a batch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PartitionCount {
-    /// The partition.
-    pub partition: NaiveDate,
-    /// Rows in the base table.
-    pub base_rows: u64,
-    /// Rows in the shadow.
-    pub shadow_rows: u64,
-}
-
 /// A base file as it was when the batch was reconciled; publish compares against it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BaseFile {
@@ -116,8 +105,10 @@ pub struct Checkpoint {
     pub rows_written: u64,
     /// Bytes the write read, as measured by the engine.
     pub bytes_scanned: u64,
-    /// Row counts per partition, base vs shadow.
-    pub row_counts: Vec<PartitionCount>,
+    /// What reconciling its partitions found.
+    pub reconciliation: crate::reconcile::Reconciliation,
+    /// Every gate's verdict on it.
+    pub gates: Vec<crate::reconcile::Gate>,
     /// The base files of its partitions when it was reconciled.
     pub base_files: Vec<BaseFile>,
     /// Why it failed, when it did.

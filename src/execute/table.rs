@@ -2,10 +2,10 @@
 
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A small result set with every cell formatted as text (NULL as `NULL`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Table {
     /// Column names.
     pub columns: Vec<String>,

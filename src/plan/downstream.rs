@@ -66,3 +66,13 @@ pub(super) fn find(spec: &Spec, catalog: &CatalogVersion) -> Vec<Dependent> {
         .chain(spec.downstream.iter().map(|d| Dependent { name: d.clone(), kind: DependentKind::Declared }))
         .collect()
 }
+
+impl std::fmt::Display for Dependent {
+    /// `reporting.revenue_ytd (catalog view)`, `dashboard:finance (declared)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            DependentKind::CatalogView => write!(f, "{} (catalog view)", self.name),
+            DependentKind::Declared => write!(f, "{} (declared)", self.name),
+        }
+    }
+}

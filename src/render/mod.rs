@@ -389,7 +389,7 @@ pub fn scope_text(plan: &Plan) -> String {
 
 /// The column the largest changes are ordered by: the first base column the first
 /// metric's expression names (`sum(net_revenue)` → `net_revenue`).
-fn order_column(plan: &Plan) -> Option<String> {
+pub fn order_column(plan: &Plan) -> Option<String> {
     let metric = plan.spec.validation.metrics.first()?;
     let words = metric.sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
     let mut found = None;

@@ -94,6 +94,11 @@ impl DeltaRange {
     pub fn contains(&self, percent: f64) -> bool {
         percent >= self.low && percent <= self.high
     }
+
+    /// How many percentage points `percent` lies outside the range; 0 inside it.
+    pub fn distance(&self, percent: f64) -> f64 {
+        (self.low - percent).max(percent - self.high).max(0.0)
+    }
 }
 
 impl std::fmt::Display for DeltaRange {

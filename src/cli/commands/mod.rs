@@ -1,6 +1,7 @@
 //! One file per subcommand; this module only dispatches.
 
 mod plan;
+mod report;
 mod run;
 mod status;
 mod validate;
@@ -17,6 +18,7 @@ pub enum Command {
     Plan(plan::Args),
     Run(run::Args),
     Status(status::Args),
+    Report(report::Args),
 }
 
 /// Run one subcommand.
@@ -26,5 +28,6 @@ pub async fn run(command: Command, global: &Global) -> Result<(), Error> {
         Command::Plan(args) => plan::run(args, global).await,
         Command::Run(args) => run::run(args, global).await,
         Command::Status(args) => status::run(args, global).await,
+        Command::Report(args) => report::run(args, global).await,
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::ValueEnum;
 use serde::Serialize;
 
-use backfill::plan::{Batch, Dependent, DependentKind, Plan};
+use backfill::plan::{Batch, Dependent, Plan};
 use backfill::render::{RenderedPlan, Statement, WAREHOUSE_URL};
 use backfill::Error;
 
@@ -80,13 +80,7 @@ fn dependents(list: &[Dependent]) -> String {
     if list.is_empty() {
         return "none found".into();
     }
-    list.iter()
-        .map(|d| match d.kind {
-            DependentKind::CatalogView => format!("{} (catalog view)", d.name),
-            DependentKind::Declared => format!("{} (declared)", d.name),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    list.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
 /// The analyst's view: a scope summary, then every statement.

@@ -104,13 +104,15 @@ async fn execute(args: &Args, c: &crate::cli::common::Compiled, session: Session
     reporter.finish();
     let summary = result?;
     print(&format!(
-        "executed {}: {} batches run now, {} already done; {} rows written, {} read\n  shadow {} holds the corrected partitions; nothing is published yet\n",
+        "executed {}: {} batches run now, {} already done; {} rows written, {} read; every gate passed\n  shadow {} holds the corrected partitions; nothing is published yet\n  next: backfill report {} --format html, then backfill publish {} --approved-by NAME\n",
         c.plan.spec.backfill_id,
         summary.done,
         summary.skipped,
         thousands(summary.rows_written),
         bytes(summary.bytes_scanned),
-        c.plan.spec.target.shadow
+        c.plan.spec.target.shadow,
+        args.spec.display(),
+        args.spec.display()
     ))
 }
 
@@ -142,6 +144,14 @@ fn text(r: &DryRun, plan: &backfill::plan::Plan, args: &Args, global: &Global) -
     let _ = writeln!(o, "  without source  {}", dates(&r.without_source));
     let det = if r.deterministic { "yes: two evaluations gave identical rows" } else { "NO: two evaluations of the same partitions differ; make the transform deterministic before running it" };
     let _ = writeln!(o, "  deterministic   {det}");
+    let _ = writeln!(o, "\ngates on the sample:");
+    for g in &r.gates {
+        let _ = writeln!(o, "  {} {:<28} {}", if g.passed { "pass" } else { "FAIL" }, g.name, g.detail);
+    }
+    for x in &r.outliers {
+        let pct = x.percent.map_or("n/a".to_string(), |p| format!("{p:+.3}%"));
+        let _ = writeln!(o, "  outlier {} {} {pct}", x.partition, x.metric);
+    }
     let limit = plan.spec.validation.sample_rows;
     let _ = writeln!(o, "\nlargest changes (up to {limit}):");
     o.push_str(&if r.changed_rows.rows.is_empty() { "  none\n".to_string() } else { r.changed_rows.to_text(2) });

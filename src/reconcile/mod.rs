@@ -1,0 +1,225 @@
+//! Stage 5: reconciliation. After a batch is committed, its partitions of the shadow are
+//! compared with the same partitions of the base at three levels (DESIGN.md,
+//! reconciliation): structural (rows per partition, duplicate keys, NULLs, schema),
+//! aggregate (each metric per partition) and row-level (unchanged / changed / added /
+//! removed rows, the largest changes, unchanged samples). [`gates`] turns the result into
+//! pass/fail decisions.
+//!
+//! The rendered reconciliation statements run unchanged in a batch session
+//! ([`batch_session`]) where the base and shadow names are in-memory tables holding only
+//! the batch's partitions: each side is read once, and the statements do not touch the
+//! list-files cache that concurrent batches write through.
+
+pub mod gates;
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::{Array, Float64Array, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::TableReference;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use serde::{Deserialize, Serialize};
+
+use crate::error::engine;
+use crate::execute::Table;
+use crate::render::Step;
+use crate::spec::{Spec, TableName};
+use crate::Error;
+
+pub use gates::{Gate, Totals};
+
+/// Old and new value of one metric (NULL when a side has no rows).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricPair {
+    /// The base's value.
+    pub old: Option<f64>,
+    /// The shadow's value.
+    pub new: Option<f64>,
+}
+
+impl MetricPair {
+    /// (new − old) / |old| × 100; `None` when either side is missing or old is 0.
+    pub fn percent(&self) -> Option<f64> {
+        let (old, new) = (self.old?, self.new?);
+        (old != 0.0).then(|| (new - old) / old.abs() * 100.0)
+    }
+}
+
+/// Everything measured about one partition.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PartitionResult {
+    /// The partition.
+    pub partition: NaiveDate,
+    /// Rows in the base.
+    pub base_rows: u64,
+    /// Rows in the shadow.
+    pub shadow_rows: u64,
+    /// Same key, same values.
+    pub unchanged: u64,
+    /// Same key, some value differs.
+    pub changed: u64,
+    /// Key only in the shadow.
+    pub added: u64,
+    /// Key only in the base.
+    pub removed: u64,
+    /// Each `validation.metrics` entry, in spec order.
+    pub metrics: Vec<MetricPair>,
+    /// NULLs in the shadow per `validation.not_null` column, in spec order.
+    pub nulls: Vec<u64>,
+}
+
+/// The reconciliation of one batch (or of the dry run's sample).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Reconciliation {
+    /// One entry per partition present on either side, ascending.
+    pub partitions: Vec<PartitionResult>,
+    /// (partition key, keys) that occur more than once in the shadow, with their copies
+    /// (at most 100 rows).
+    pub duplicate_keys: Table,
+    /// Differences between the base's and the shadow's column names and types; empty when
+    /// they match.
+    pub schema_differences: Vec<String>,
+    /// The largest changes, by the first metric's column (at most `sample_rows`).
+    pub top_changes: Table,
+    /// Rows the correction leaves as they were (at most `sample_rows`).
+    pub unchanged_sample: Table,
+}
+
+impl Reconciliation {
+    /// Sum of the row classes over the partitions: (unchanged, changed, added, removed).
+    pub fn classes(&self) -> [u64; 4] {
+        self.partitions.iter().fold([0; 4], |a, p| [a[0] + p.unchanged, a[1] + p.changed, a[2] + p.added, a[3] + p.removed])
+    }
+}
+
+/// A session where `base` and `shadow` are in-memory tables holding `base_rows` and
+/// `shadow_rows`: the batch's partitions only. The rendered reconciliation statements run
+/// in it as they are.
+///
+/// Errors: the two sides' schemas cannot form tables (engine error).
+pub fn batch_session(base: &TableName, base_schema: SchemaRef, base_rows: Vec<RecordBatch>, shadow: &TableName, shadow_schema: SchemaRef, shadow_rows: Vec<RecordBatch>) -> Result<SessionContext, Error> {
+    let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1).with_information_schema(false));
+    for (name, schema, rows) in [(base, base_schema, base_rows), (shadow, shadow_schema, shadow_rows)] {
+        crate::execute::session::ensure_schema(&ctx, &name.schema);
+        let mem = MemTable::try_new(schema, vec![rows]).map_err(engine)?;
+        ctx.register_table(TableReference::partial(name.schema.as_str(), name.table.as_str()), Arc::new(mem)).map_err(engine)?;
+    }
+    Ok(ctx)
+}
+
+/// Column-by-column differences between two schemas (names and types, nullability aside).
+pub fn schema_differences(base: &SchemaRef, shadow: &SchemaRef) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in base.fields() {
+        match shadow.field_with_name(f.name()) {
+            Err(_) => out.push(format!("column `{}` is missing from the shadow", f.name())),
+            Ok(s) if s.data_type() != f.data_type() => out.push(format!("column `{}` is {} in the base and {} in the shadow", f.name(), f.data_type(), s.data_type())),
+            Ok(_) => {}
+        }
+    }
+    for f in shadow.fields() {
+        if base.field_with_name(f.name()).is_err() {
+            out.push(format!("column `{}` is in the shadow only", f.name()));
+        }
+    }
+    out
+}
+
+/// Run the batch's reconciliation statements in `ctx` and gather the results.
+/// `statement(step)` gives the rendered SQL of a step (`None` for steps the spec turns
+/// off); `run` executes one statement (so the caller can save and time it).
+///
+/// Errors: an engine error from any statement; a partition value that is not a date.
+pub async fn reconcile<'s, F, Fut>(spec: &Spec, statement: impl Fn(Step) -> Option<&'s str>, run: F) -> Result<Reconciliation, Error>
+where
+    F: Fn(Step, &'s str) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<RecordBatch>, Error>>,
+{
+    let key = spec.target.partition_key.as_str();
+    let mut result = Reconciliation::default();
+    let mut by_day: std::collections::BTreeMap<NaiveDate, PartitionResult> = Default::default();
+    let (n_metrics, n_nulls) = (spec.validation.metrics.len(), spec.validation.not_null.len());
+    macro_rules! entry {
+        ($day:expr) => {
+            by_day.entry($day).or_insert_with(|| PartitionResult { partition: $day, metrics: vec![MetricPair::default(); n_metrics], nulls: vec![0; n_nulls], ..Default::default() })
+        };
+    }
+    if let Some(sql) = statement(Step::ReconcileRowCounts) {
+        for b in run(Step::ReconcileRowCounts, sql).await? {
+            for (row, day) in days(&b, key)?.into_iter().enumerate() {
+                let p = entry!(day);
+                p.base_rows = number(&b, "base_rows", row)?.unwrap_or(0.0) as u64;
+                p.shadow_rows = number(&b, "shadow_rows", row)?.unwrap_or(0.0) as u64;
+            }
+        }
+    }
+    if let Some(sql) = statement(Step::ReconcileNotNull) {
+        for b in run(Step::ReconcileNotNull, sql).await? {
+            for (row, day) in days(&b, key)?.into_iter().enumerate() {
+                for (i, c) in spec.validation.not_null.iter().enumerate() {
+                    entry!(day).nulls[i] = number(&b, &format!("{c}_nulls"), row)?.unwrap_or(0.0) as u64;
+                }
+            }
+        }
+    }
+    if let Some(sql) = statement(Step::ReconcileMetrics) {
+        for b in run(Step::ReconcileMetrics, sql).await? {
+            for (row, day) in days(&b, key)?.into_iter().enumerate() {
+                for (i, m) in spec.validation.metrics.iter().enumerate() {
+                    let pair = MetricPair { old: number(&b, &format!("base_{}", m.name), row)?, new: number(&b, &format!("shadow_{}", m.name), row)? };
+                    entry!(day).metrics[i] = pair;
+                }
+            }
+        }
+    }
+    if let Some(sql) = statement(Step::ReconcileRows) {
+        for b in run(Step::ReconcileRows, sql).await? {
+            for (row, day) in days(&b, key)?.into_iter().enumerate() {
+                let get = |c: &str| number(&b, c, row).map(|v| v.unwrap_or(0.0) as u64);
+                let (unchanged, changed, added, removed) = (get("unchanged")?, get("changed")?, get("added")?, get("removed")?);
+                let p = entry!(day);
+                (p.unchanged, p.changed, p.added, p.removed) = (unchanged, changed, added, removed);
+            }
+        }
+    }
+    let table = |batches: Vec<RecordBatch>| Table::from_batches(&batches).map_err(|e| engine(e.into()));
+    if let Some(sql) = statement(Step::ReconcileUniqueKeys) {
+        result.duplicate_keys = table(run(Step::ReconcileUniqueKeys, sql).await?)?;
+    }
+    if let Some(sql) = statement(Step::ReconcileTopChanges) {
+        result.top_changes = table(run(Step::ReconcileTopChanges, sql).await?)?;
+    }
+    if let Some(sql) = statement(Step::ReconcileUnchangedSample) {
+        result.unchanged_sample = table(run(Step::ReconcileUnchangedSample, sql).await?)?;
+    }
+    result.partitions = by_day.into_values().collect();
+    Ok(result)
+}
+
+/// The partition column of a result as dates.
+fn days(b: &RecordBatch, key: &str) -> Result<Vec<NaiveDate>, Error> {
+    let corrupt = |message: String| Error::Corrupt { path: "reconciliation result".into(), message };
+    let col = b.column_by_name(key).ok_or_else(|| corrupt(format!("no column `{key}`")))?;
+    let text = cast(col, &DataType::Utf8).map_err(|e| engine(e.into()))?;
+    let text = text.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
+    (0..text.len())
+        .map(|i| {
+            if text.is_null(i) {
+                return Err(corrupt(format!("a NULL `{key}`")));
+            }
+            NaiveDate::parse_from_str(text.value(i), "%Y-%m-%d").map_err(|e| corrupt(e.to_string()))
+        })
+        .collect()
+}
+
+/// A cell as f64 whatever its numeric type; `None` for NULL.
+fn number(b: &RecordBatch, column: &str, row: usize) -> Result<Option<f64>, Error> {
+    let Some(col) = b.column_by_name(column) else { return Ok(None) };
+    let col = cast(col, &DataType::Float64).map_err(|e| engine(e.into()))?;
+    let col = col.as_any().downcast_ref::<Float64Array>().expect("cast to Float64");
+    Ok(col.is_valid(row).then(|| col.value(row)))
+}

@@ -1,0 +1,200 @@
+//! The report as one self-contained HTML page: no scripts, no external files. Two SVG
+//! charts drawn with `plotters`: each metric old vs new per partition across the range,
+//! and each metric's delta in percent per partition against the expected range.
+
+use std::fmt::Write;
+
+use plotters::prelude::*;
+
+use super::Report;
+use crate::execute::Table;
+use crate::reconcile::gates::fmt_num;
+
+/// Render `r` as an HTML page.
+pub fn render(r: &Report) -> String {
+    let mut o = String::new();
+    let s = &r.scope;
+    let _ = write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Backfill report: {id}</title>\n<style>{CSS}</style></head><body>\n<h1>Backfill report: {id}</h1>\n",
+        id = esc(&r.backfill_id)
+    );
+    let _ = writeln!(o, "<p><b>{}</b>: {} ({}), owner {}</p>", esc(&r.reason.issue), esc(&r.reason.change), r.reason.kind, esc(&r.owner));
+    let verdict = if !r.complete {
+        format!("<p class=\"bad\">Incomplete: the figures cover {} of {} batches.</p>", r.batches_done, r.batches)
+    } else if r.gates.iter().all(|g| g.passed) {
+        "<p class=\"good\">Every batch is done and every gate passed.</p>".to_string()
+    } else {
+        "<p class=\"bad\">A gate failed: this backfill must not be published.</p>".to_string()
+    };
+    o.push_str(&verdict);
+    let _ = writeln!(o, "<table class=\"facts\"><tr><th>base table</th><td><code>{}</code></td></tr>", esc(&s.table));
+    let _ = writeln!(o, "<tr><th>scope</th><td><code>{}</code> {} .. {}: {} partitions</td></tr>", esc(&s.partition_key), s.start, s.end, s.partitions);
+    let _ = writeln!(o, "<tr><th>shadow → view</th><td><code>{}</code> → <code>{}</code></td></tr>", esc(&s.shadow), esc(&s.view));
+    let _ = writeln!(o, "<tr><th>plan fingerprint</th><td><code>{}</code></td></tr>", esc(&r.fingerprint));
+    let _ = writeln!(o, "<tr><th>batches</th><td>{} of {} done</td></tr></table>", r.batches_done, r.batches);
+
+    o.push_str("<h2>Gates</h2>\n<table><tr><th>gate</th><th>result</th><th>detail</th></tr>\n");
+    for g in &r.gates {
+        let (class, word) = if g.passed { ("good", "pass") } else { ("bad", "FAIL") };
+        let _ = writeln!(o, "<tr><td>{}</td><td class=\"{class}\">{word}</td><td>{}</td></tr>", esc(&g.name), esc(&g.detail));
+    }
+    o.push_str("</table>\n<h2>Metrics</h2>\n<table><tr><th>metric</th><th>old</th><th>new</th><th>delta</th><th>delta %</th><th>expected</th></tr>\n");
+    for m in &r.metrics {
+        let class = match m.within {
+            Some(true) => "good",
+            Some(false) => "bad",
+            None => "",
+        };
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n {class}\">{}</td><td>{}</td></tr>",
+            esc(&m.name),
+            fmt_num(m.old),
+            fmt_num(m.new),
+            fmt_num(m.delta),
+            m.percent.map_or("n/a".into(), |p| format!("{p:+.3}%")),
+            m.expected.map_or(String::new(), |e| e.to_string())
+        );
+    }
+    let c = &r.rows;
+    let _ = writeln!(o, "</table>\n<p>Rows: {} unchanged, {} changed, {} added, {} removed.</p>", c.unchanged, c.changed, c.added, c.removed);
+    for (i, m) in r.metrics.iter().enumerate() {
+        let _ = writeln!(o, "<h2>{} per partition</h2>\n<figure>{}</figure>", esc(&m.name), values_chart(r, i));
+        let _ = writeln!(o, "<figure>{}</figure>", delta_chart(r, i));
+    }
+    o.push_str("<h2>Outliers</h2>\n");
+    if r.outliers.is_empty() {
+        o.push_str("<p>None: no partition's delta lies far outside the expected range.</p>\n");
+    } else {
+        o.push_str("<table><tr><th>partition</th><th>metric</th><th>old</th><th>new</th><th>delta %</th></tr>\n");
+        for x in &r.outliers {
+            let _ = writeln!(o, "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>", x.partition, esc(&x.metric), fmt_num(x.pair.old), fmt_num(x.pair.new), x.percent.map_or("n/a".into(), |p| format!("{p:+.3}%")));
+        }
+        o.push_str("</table>\n");
+    }
+    let _ = writeln!(o, "<h2>Largest changes</h2>\n{}", table(&r.top_changes));
+    let _ = writeln!(o, "<h2>Unchanged rows (sample)</h2>\n{}", table(&r.unchanged_sample));
+    let list = |v: &[chrono::NaiveDate]| if v.is_empty() { "none".to_string() } else { v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ") };
+    let _ = writeln!(o, "<h2>Skipped partitions</h2>\n<p>Excluded: {}. Without source data: {}.</p>", list(&r.skipped.excluded), list(&r.skipped.without_source));
+    o.push_str("<h2>Downstream dependents</h2>\n<ul>");
+    for d in &r.downstream {
+        let _ = write!(o, "<li>{}</li>", esc(d));
+    }
+    o.push_str("</ul>\n</body></html>\n");
+    o
+}
+
+const CSS: &str = "body{font:15px/1.45 system-ui,sans-serif;max-width:1060px;margin:2em auto;padding:0 1em;color:#1d2433}\
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #d5d9e0;padding:.25em .6em;text-align:left;vertical-align:top}\
+th{background:#f2f4f7}.n{text-align:right;font-variant-numeric:tabular-nums}.good{color:#17693a;font-weight:600}.bad{color:#b42318;font-weight:600}\
+code{font-size:90%}figure{margin:.5em 0}";
+
+const WIDTH: u32 = 1000;
+const HEIGHT: u32 = 320;
+
+/// Metric `i`'s old and new value per partition, as an SVG line chart.
+fn values_chart(r: &Report, i: usize) -> String {
+    let points: Vec<(i64, f64, f64)> = r
+        .partitions
+        .iter()
+        .filter_map(|p| {
+            let m = p.metrics.get(i)?;
+            Some(((p.partition - r.scope.start).num_days(), m.old.unwrap_or(0.0), m.new.unwrap_or(0.0)))
+        })
+        .collect();
+    let (lo, hi) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, o, n)| (lo.min(*o).min(*n), hi.max(*o).max(*n)));
+    let name = &r.metrics[i].name;
+    chart(r, &format!("{name}: base (old) vs shadow (new)"), lo, hi, |area| {
+        area.draw_series(LineSeries::new(points.iter().map(|(x, o, _)| (*x, *o)), RGBColor(150, 160, 175).stroke_width(2)))?
+            .label("old (base)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RGBColor(150, 160, 175).stroke_width(2)));
+        area.draw_series(LineSeries::new(points.iter().map(|(x, _, n)| (*x, *n)), RGBColor(37, 99, 235).stroke_width(2)))?
+            .label("new (shadow)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RGBColor(37, 99, 235).stroke_width(2)));
+        Ok(())
+    })
+}
+
+/// Metric `i`'s delta in percent per partition, with the expected range shaded.
+fn delta_chart(r: &Report, i: usize) -> String {
+    let points: Vec<(i64, f64)> = r.partitions.iter().filter_map(|p| Some(((p.partition - r.scope.start).num_days(), p.metrics.get(i)?.percent()?))).collect();
+    let expected = r.metrics[i].expected;
+    let (mut lo, mut hi) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, d)| (lo.min(*d), hi.max(*d)));
+    if let Some(e) = expected {
+        (lo, hi) = (lo.min(e.low), hi.max(e.high));
+    }
+    let name = &r.metrics[i].name;
+    let title = match expected {
+        Some(e) => format!("{name}: delta % per partition (expected {e}, shaded)"),
+        None => format!("{name}: delta % per partition"),
+    };
+    let span = (r.scope.end - r.scope.start).num_days();
+    chart(r, &title, lo, hi, |area| {
+        if let Some(e) = expected {
+            area.draw_series(std::iter::once(Rectangle::new([(0, e.low), (span, e.high)], RGBColor(22, 163, 74).mix(0.15).filled())))?
+                .label("expected range")
+                .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], RGBColor(22, 163, 74).mix(0.3).filled()));
+        }
+        area.draw_series(points.iter().map(|(x, d)| Circle::new((*x, *d), 2, RGBColor(37, 99, 235).filled())))?
+            .label("delta % of a partition")
+            .legend(|(x, y)| Circle::new((x + 9, y), 3, RGBColor(37, 99, 235).filled()));
+        Ok(())
+    })
+}
+
+type Area<'a> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<plotters::coord::types::RangedCoordi64, plotters::coord::types::RangedCoordf64>>;
+
+/// A chart over the range's days (x) and `lo..hi` (y), drawn by `draw`, as SVG text.
+fn chart(r: &Report, title: &str, lo: f64, hi: f64, draw: impl FnOnce(&mut Area<'_>) -> Result<(), DrawingAreaErrorKind<std::io::Error>>) -> String {
+    let (lo, hi) = if lo.is_finite() && hi.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+    let pad = ((hi - lo).abs() * 0.08).max(1e-6);
+    let span = (r.scope.end - r.scope.start).num_days().max(1);
+    let start = r.scope.start;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        let result = (|| {
+            root.fill(&WHITE)?;
+            let mut c = ChartBuilder::on(&root).caption(title, ("sans-serif", 17)).margin(12).x_label_area_size(30).y_label_area_size(80).build_cartesian_2d(0i64..span, (lo - pad)..(hi + pad))?;
+            c.configure_mesh()
+                .x_labels(8)
+                .x_label_formatter(&|d| (start + chrono::Duration::days(*d)).format("%Y-%m-%d").to_string())
+                .y_label_formatter(&|v| format!("{v:.2}"))
+                .light_line_style(RGBColor(238, 240, 244))
+                .draw()?;
+            draw(&mut c)?;
+            c.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(RGBColor(200, 200, 200)).position(SeriesLabelPosition::UpperRight).draw()?;
+            root.present()
+        })();
+        if let Err(e) = result {
+            tracing::warn!("chart `{title}` could not be drawn: {e}");
+        }
+    }
+    svg
+}
+
+/// A table as HTML; "None." when empty.
+fn table(t: &Table) -> String {
+    if t.rows.is_empty() {
+        return "<p>None.</p>".into();
+    }
+    let mut o = String::from("<table><tr>");
+    for c in &t.columns {
+        let _ = write!(o, "<th>{}</th>", esc(c));
+    }
+    o.push_str("</tr>\n");
+    for row in &t.rows {
+        o.push_str("<tr>");
+        for c in row {
+            let _ = write!(o, "<td>{}</td>", esc(c));
+        }
+        o.push_str("</tr>\n");
+    }
+    o + "</table>"
+}
+
+/// Escape text for HTML.
+fn esc(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
