@@ -85,7 +85,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Spec(_) | Error::Render(_) | Error::Usage(_) => ErrorKind::Input,
-            Error::Conflict(_) => ErrorKind::Conflict,
+            Error::Conflict(_) | Error::Catalog(CatalogError::Conflict { .. }) => ErrorKind::Conflict,
             Error::Gate(_) => ErrorKind::Refused,
             Error::Warehouse(WarehouseError::Location { .. }) => ErrorKind::Input,
             Error::Catalog(CatalogError::Warehouse(WarehouseError::Location { .. })) => ErrorKind::Input,

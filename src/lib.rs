@@ -19,7 +19,9 @@
 pub mod catalog;
 pub mod error;
 pub mod execute;
+pub mod failpoint;
 pub mod plan;
+pub mod publish;
 pub mod reconcile;
 pub mod report;
 pub mod render;

@@ -6,5 +6,6 @@ mod bad_specs;
 mod dry_run;
 mod execute;
 mod plan_cli;
+mod publish;
 mod reconcile;
 mod roundtrip;

@@ -3,6 +3,7 @@
 
 mod commands;
 mod common;
+mod output;
 mod progress;
 
 use std::io::Write;

@@ -96,6 +96,12 @@ pub async fn execute(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts:
             )));
         }
     }
+    if crate::publish::is_published(&catalog::latest(wh).await?, &spec.target.view.to_string(), &spec.backfill_id) {
+        return Err(Error::Gate(format!(
+            "refused: {} is published in {}, and a published shadow is immutable\n  fix: backfill rollback SPEC first, then run again",
+            spec.backfill_id, spec.target.view
+        )));
+    }
     let dir = BackfillDir::new(&spec.backfill_id);
     let lease = Lease::mine(&spec.owner, Utc::now(), chrono::Duration::minutes(LEASE_TTL_MINUTES));
     state::acquire(wh, &dir, &lease, opts.force_unlock).await?;
@@ -133,7 +139,8 @@ async fn execute_leased(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, op
         }
     }
 
-    let catalog = catalog::latest(wh).await?;
+    let catalog = crate::publish::prepare_view(plan, wh).await?;
+    save_sql(wh, dir, statement(rendered, Step::PrepareView, None)).await?;
     let ctx = session::open(wh, &catalog, &opts.session).await?;
     output::check(&ctx, plan, &plan.batches[0].partitions).await?;
     let create = statement(rendered, Step::CreateShadow, None);

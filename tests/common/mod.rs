@@ -79,3 +79,18 @@ pub fn tpch_warehouse() -> &'static Path {
 pub fn warehouse_override(name: &str) -> Option<&'static Path> {
     (name == "tpch-revenue-fix.yaml").then(tpch_warehouse)
 }
+
+/// A copy of the fixture after `run --execute` of the fixture spec (executed once per
+/// test binary, then copied per test).
+pub fn executed_copy() -> tempfile::TempDir {
+    static DONE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let done = DONE.get_or_init(|| {
+        let dir = warehouse_copy();
+        let out = backfill().args(["--warehouse"]).arg(dir.path()).args(["run", "specs/revenue-tax-fix.yaml", "--execute"]).output().expect("run");
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        dir
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_tree(done.path(), dir.path());
+    dir
+}

@@ -1,6 +1,10 @@
 //! One file per subcommand; this module only dispatches.
 
 mod plan;
+mod publish;
+mod query;
+mod releases;
+mod rollback;
 mod report;
 mod run;
 mod status;
@@ -19,6 +23,10 @@ pub enum Command {
     Run(run::Args),
     Status(status::Args),
     Report(report::Args),
+    Publish(publish::Args),
+    Rollback(rollback::Args),
+    Releases(releases::Args),
+    Query(query::Args),
 }
 
 /// Run one subcommand.
@@ -29,5 +37,9 @@ pub async fn run(command: Command, global: &Global) -> Result<(), Error> {
         Command::Run(args) => run::run(args, global).await,
         Command::Status(args) => status::run(args, global).await,
         Command::Report(args) => report::run(args, global).await,
+        Command::Publish(args) => publish::run(args, global).await,
+        Command::Rollback(args) => rollback::run(args, global).await,
+        Command::Releases(args) => releases::run(args, global).await,
+        Command::Query(args) => query::run(args, global).await,
     }
 }

@@ -1,0 +1,36 @@
+//! `backfill query SQL`.
+
+use backfill::catalog;
+use backfill::execute::session::{self, SessionOptions};
+use backfill::publish::ledger;
+use backfill::Error;
+use datafusion::execution::context::SQLOptions;
+
+use crate::cli::common::{global_warehouse, print, Global};
+use crate::cli::output::{format_batches, Format};
+
+/// Run a read-only SQL query over the warehouse's tables and catalog views.
+///
+/// Every table is registered under its schema.table name, and every view of the latest
+/// catalog version (the consumer views included). Statements that would write (DDL, DML,
+/// COPY) are refused. Needs --warehouse or BACKFILL_WAREHOUSE.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The SQL, e.g. "SELECT * FROM finance.daily_revenue_current LIMIT 10".
+    sql: String,
+
+    /// Output format; csv has a header row, json is an array of objects.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
+    let wh = global_warehouse(global)?;
+    ledger::repair(&wh).await?;
+    let catalog = catalog::latest(&wh).await?;
+    let ctx = session::open(&wh, &catalog, &SessionOptions::default()).await?;
+    let read_only = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+    let df = ctx.sql_with_options(&args.sql, read_only).await.map_err(|e| Error::Usage(format!("{e}\n  fix: check the SQL; `backfill query` runs one read-only statement")))?;
+    let batches = df.collect().await.map_err(backfill::error::engine)?;
+    print(&format_batches(&batches, args.format)?)
+}

@@ -1,0 +1,35 @@
+//! `backfill releases`.
+
+use backfill::catalog;
+use backfill::execute::session::{self, SessionOptions};
+use backfill::publish::ledger;
+use backfill::Error;
+
+use crate::cli::common::{global_warehouse, print, Global};
+use crate::cli::output::{format_batches, Format};
+
+/// Show the release ledger, governance.data_releases: every publish and rollback, newest
+/// first.
+///
+/// First writes any ledger row a crash left out (from the catalog, which holds each
+/// release). Needs --warehouse or BACKFILL_WAREHOUSE.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
+    let wh = global_warehouse(global)?;
+    ledger::repair(&wh).await?;
+    let catalog = catalog::latest(&wh).await?;
+    let ctx = session::open(&wh, &catalog, &SessionOptions::default()).await?;
+    if !ctx.table_exist("governance.data_releases").map_err(backfill::error::engine)? {
+        return print("no releases yet\n");
+    }
+    let sql = "SELECT published_at, action, dataset, release_id, source_range, partitions, rows_written, approved_by, catalog_version, plan_fingerprint, code_version, metric_deltas \
+               FROM governance.data_releases ORDER BY published_at DESC, catalog_version DESC";
+    let batches = ctx.sql(sql).await.map_err(backfill::error::engine)?.collect().await.map_err(backfill::error::engine)?;
+    print(&format_batches(&batches, args.format)?)
+}

@@ -1,0 +1,226 @@
+//! Stage 7: publishing. The consumer view is redefined in one catalog commit: the shadow
+//! for the source range, the previous body for everything else (DESIGN.md, publishing);
+//! the previous version is tagged with `rollback.snapshot`, and a row goes into the
+//! release ledger ([`ledger`]). [`rollback`] restores the previous body the same way.
+//!
+//! Crash safety: the catalog commit is the release. A crash before it changes nothing; a
+//! crash after it leaves a ledger row missing, which [`ledger::repair`] (run by every
+//! command that reads or writes releases) rebuilds from the catalog.
+
+pub mod ledger;
+pub mod rollback;
+mod verify;
+
+use std::collections::BTreeSet;
+
+use chrono::Utc;
+use futures::TryStreamExt;
+use object_store::path::Path as ObjectPath;
+use object_store::ObjectStore;
+
+use crate::catalog::{self, CatalogVersion, Release, ReleaseAction, View};
+use crate::error::store_err;
+use crate::execute::state::{self, BackfillDir, BaseFile, BatchState, PlanRecord};
+use crate::plan::Plan;
+use crate::render::{RenderedPlan, Step, TOOL_VERSION};
+use crate::spec::{ReasonKind, Spec};
+use crate::warehouse::Warehouse;
+use crate::Error;
+
+/// What `publish` needs besides the plan.
+#[derive(Debug, Clone, Default)]
+pub struct PublishOptions {
+    /// Who approved the release (recorded in the ledger).
+    pub approved_by: String,
+    /// The fingerprint the approver reviewed; must equal the executed one when given.
+    pub fingerprint: Option<String>,
+    /// Allow publishing a `reason.kind: reinterpretation`.
+    pub allow_reinterpretation: bool,
+}
+
+/// Create the consumer view as the plan's `SELECT * FROM <base>` in a catalog commit of
+/// its own, if the catalog does not define it yet. Returns the catalog as it now is.
+///
+/// Errors: [`catalog::CatalogError::Conflict`] (exit 4) when another commit landed first.
+pub async fn prepare_view(plan: &Plan, wh: &Warehouse) -> Result<CatalogVersion, Error> {
+    let current = catalog::latest(wh).await?;
+    let view = plan.spec.target.view.to_string();
+    if current.views.contains_key(&view) {
+        return Ok(current);
+    }
+    let mut next = current.clone();
+    next.version += 1;
+    next.release = None;
+    next.views.insert(view.clone(), View { sql: plan.view.body.clone() });
+    catalog::commit(wh, &next).await?;
+    tracing::info!(view, version = next.version, "created the consumer view over the base table");
+    Ok(next)
+}
+
+/// Whether `id` is published in `view` according to `version`.
+pub fn is_published(version: &CatalogVersion, view: &str, id: &str) -> bool {
+    version.published.get(view).is_some_and(|ids| ids.iter().any(|x| x == id))
+}
+
+/// Publish `plan`: check, commit the view swap, write the ledger row, verify.
+///
+/// Errors: [`Error::Gate`] (exit 1, nothing changed) when a check says no: a batch not
+/// done, a changed plan or a fingerprint other than the approved one, base partitions
+/// changed since they were reconciled, a reinterpretation without permission, or the
+/// backfill already published; [`catalog::CatalogError::Conflict`] (exit 4) when another
+/// commit landed first; [`Error::Corrupt`] (exit 3) when the view read back does not
+/// match what was published.
+pub async fn publish(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts: &PublishOptions) -> Result<Release, Error> {
+    let spec = &plan.spec;
+    ledger::repair(wh).await?;
+    let refuse = |why: String| Err(Error::Gate(format!("refused to publish {}: {why}; nothing was published", spec.backfill_id)));
+    let current = catalog::latest(wh).await?;
+    let view = spec.target.view.to_string();
+    if is_published(&current, &view, &spec.backfill_id) {
+        return refuse(format!("it is already published in {view} (catalog version {})\n  fix: nothing to do; `backfill rollback SPEC` undoes it", current.version));
+    }
+    let dir = BackfillDir::new(&spec.backfill_id);
+    let Some(record) = state::read_json::<PlanRecord>(wh, &dir.plan()).await? else {
+        return refuse("it has not run\n  fix: backfill run SPEC --execute".into());
+    };
+    if record.fingerprint != rendered.fingerprint {
+        return refuse(format!(
+            "the plan changed since it was executed (executed {}, now {})\n  fix: restore the spec, or rerun `run --execute --restart` and review again",
+            &record.fingerprint[..12],
+            &rendered.fingerprint[..12]
+        ));
+    }
+    if let Some(approved) = &opts.fingerprint {
+        let approved = approved.trim().trim_start_matches("sha256:");
+        if approved.len() < 12 || !record.fingerprint.starts_with(approved) {
+            return refuse(format!("--fingerprint {approved} is not the executed plan's fingerprint {}\n  fix: review the report of the executed plan and approve its fingerprint", record.fingerprint));
+        }
+    }
+    if spec.reason.kind == ReasonKind::Reinterpretation && !opts.allow_reinterpretation {
+        return refuse("reason.kind is `reinterpretation`: history will change meaning, not just be corrected\n  fix: confirm with the dataset's consumers, then pass --allow-reinterpretation".into());
+    }
+    let checkpoints = state::checkpoints(wh, &dir).await?;
+    let done: BTreeSet<u32> = checkpoints.iter().filter(|c| c.state == BatchState::Done && c.fingerprint == record.fingerprint).map(|c| c.batch).collect();
+    let missing: Vec<String> = plan.batches.iter().filter(|b| !done.contains(&b.number)).map(|b| b.number.to_string()).collect();
+    if !missing.is_empty() {
+        return refuse(format!("{} of {} batches are not done and passed: {}\n  fix: backfill run SPEC --execute, until every batch passes its gates", missing.len(), plan.batches.len(), abbreviate(&missing)));
+    }
+    let moved = changed_base_partitions(wh, spec, checkpoints.iter().filter(|c| done.contains(&c.batch)).flat_map(|c| c.base_files.iter())).await?;
+    if !moved.is_empty() {
+        return refuse(format!(
+            "the base table changed since these partitions were reconciled: {}\n  fix: rerun the batches holding them (delete their checkpoints under _backfills/{}/batches/ and run --execute), then publish",
+            abbreviate(&moved),
+            spec.backfill_id
+        ));
+    }
+    let Some(previous) = current.views.get(&view) else {
+        return refuse(format!("the catalog has no view {view}\n  fix: backfill run SPEC --execute creates it"));
+    };
+    let swap = rendered.statements.iter().find(|s| s.step == Step::ViewSwap).expect("the plan renders the view swap");
+    let body = view_body(&swap.sql)?;
+
+    let report = crate::report::build(plan, &record.fingerprint, &checkpoints);
+    let metric_deltas = serde_json::to_string(&report.metrics.iter().map(|m| serde_json::json!({"metric": m.name, "old": m.old, "new": m.new, "percent": m.percent})).collect::<Vec<_>>()).expect("serializes");
+    let mut next = current.clone();
+    next.version += 1;
+    next.views.insert(view.clone(), View { sql: body });
+    next.tags.insert(spec.rollback.snapshot.clone(), current.version);
+    next.published.entry(view.clone()).or_default().push(spec.backfill_id.clone());
+    let release = Release {
+        dataset: view.clone(),
+        release_id: format!("{}-publish-v{}", spec.backfill_id, next.version),
+        backfill_id: spec.backfill_id.clone(),
+        action: ReleaseAction::Publish,
+        published_at: Utc::now(),
+        source_range: source_range(spec),
+        partitions: plan.partitions.len() as u64,
+        code_version: code_version(spec),
+        plan_fingerprint: record.fingerprint.clone(),
+        approved_by: opts.approved_by.clone(),
+        catalog_version: next.version,
+        rows_written: checkpoints.iter().filter(|c| done.contains(&c.batch)).map(|c| c.rows_written).sum(),
+        metric_deltas,
+    };
+    next.releases.push(release.release_id.clone());
+    next.release = Some(release.clone());
+    catalog::commit(wh, &next).await?;
+    crate::failpoint::hit("publish-after-catalog-commit");
+    ledger::write(wh, &release).await?;
+    verify::after_publish(plan, wh, &next, &previous.sql).await?;
+    Ok(release)
+}
+
+/// The SELECT of a rendered `CREATE OR REPLACE VIEW <name> AS\n<body>`.
+///
+/// Errors: [`Error::Corrupt`] when the statement does not have that shape (a template
+/// override broke it).
+pub fn view_body(create_view: &str) -> Result<String, Error> {
+    create_view
+        .split_once(" AS\n")
+        .map(|(_, body)| body.trim().to_string())
+        .ok_or_else(|| Error::Corrupt { path: "the rendered view statement".into(), message: "expected `CREATE OR REPLACE VIEW <name> AS` and a new line".into() })
+}
+
+/// `2024-12-01..2026-05-31 excluding 2025-12-25`.
+pub fn source_range(spec: &Spec) -> String {
+    let r = &spec.source_range;
+    let mut text = format!("{}..{}", r.start, r.end);
+    if !r.exclude.is_empty() {
+        text.push_str(" excluding ");
+        text.push_str(&r.exclude.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "));
+    }
+    text
+}
+
+/// `git:<commit> backfill <version>` when the spec lives in a git work tree, else the tool
+/// version alone.
+pub fn code_version(spec: &Spec) -> String {
+    let dir = spec.source.file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let commit = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    match commit {
+        Some(c) if !c.is_empty() => format!("git:{c} {TOOL_VERSION}"),
+        _ => TOOL_VERSION.to_string(),
+    }
+}
+
+/// Partitions whose base files differ from `recorded` (added, removed or resized files).
+async fn changed_base_partitions(wh: &Warehouse, spec: &Spec, recorded: impl Iterator<Item = &BaseFile>) -> Result<Vec<String>, Error> {
+    let key = &spec.target.partition_key;
+    let folder_of = |path: &str| path.split('/').find(|p| p.starts_with(&format!("{key}="))).map(str::to_string);
+    let mut then: BTreeSet<(String, String, u64)> = BTreeSet::new();
+    for f in recorded {
+        if let Some(folder) = folder_of(&f.path) {
+            then.insert((folder, f.path.clone(), f.size));
+        }
+    }
+    let folders: BTreeSet<String> = spec.source_range.partitions().iter().map(|d| format!("{key}={d}")).collect();
+    let prefix = ObjectPath::from(spec.target.table.prefix().trim_end_matches('/'));
+    let metas: Vec<_> = wh.store().list(Some(&prefix)).try_collect().await.map_err(|e| store_err(wh, e))?;
+    let now: BTreeSet<(String, String, u64)> = metas
+        .into_iter()
+        .filter_map(|m| {
+            let path = m.location.to_string();
+            let folder = folder_of(&path)?;
+            folders.contains(&folder).then_some((folder, path, m.size))
+        })
+        .collect();
+    let changed: BTreeSet<String> = then.symmetric_difference(&now).map(|(folder, _, _)| folder.clone()).collect();
+    Ok(changed.into_iter().collect())
+}
+
+/// The first ten items, then how many more.
+fn abbreviate(items: &[String]) -> String {
+    let mut text = items.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
+    if items.len() > 10 {
+        text.push_str(&format!(" and {} more", items.len() - 10));
+    }
+    text
+}
