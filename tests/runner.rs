@@ -5,6 +5,7 @@ mod common;
 mod bad_specs;
 mod dry_run;
 mod execute;
+mod help;
 mod plan_cli;
 mod publish;
 mod reconcile;

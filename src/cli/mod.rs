@@ -20,6 +20,8 @@ use backfill::{Error, ErrorKind};
 /// correction into a shadow table batch by batch, reconciles old against new, and
 /// publishes it with one atomic view swap that can be rolled back.
 ///
+/// New here? `backfill demo` runs every step on a bundled sample warehouse.
+///
 /// Exit codes: 0 done; 1 a gate or publish check said no; 2 bad input (usage, spec,
 /// SQL that does not parse); 3 a runtime failure; 4 a conflict (lock held, catalog
 /// moved on).

@@ -74,6 +74,11 @@ pub struct RunSummary {
     pub rows_written: u64,
     /// Bytes read by this run's writes.
     pub bytes_scanned: u64,
+    /// Milliseconds spent in this run's writes, summed over batches.
+    pub write_ms: f64,
+    /// Milliseconds spent reconciling (reading both sides, every reconciliation
+    /// statement), summed over batches.
+    pub reconcile_ms: f64,
 }
 
 
@@ -168,6 +173,8 @@ async fn execute_leased(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, op
         summary.done += 1;
         summary.rows_written += checkpoint.rows_written;
         summary.bytes_scanned += checkpoint.bytes_scanned;
+        summary.write_ms += checkpoint.timings.write_ms;
+        summary.reconcile_ms += checkpoint.timings.reconcile_ms;
         if let Some(limit) = spec.execution.max_bytes_scanned {
             if summary.bytes_scanned > limit {
                 return Err(Error::Gate(format!(
@@ -370,22 +377,24 @@ impl BatchRunner<'_> {
         tracing::debug!(batch = batch.number, ms = phase.elapsed().as_millis() as u64, "checked partition keys");
         let phase = Instant::now();
         let (written, bytes) = self.timed(statement(self.rendered, Step::WriteBatch, n)).await?;
-        tracing::debug!(batch = batch.number, ms = phase.elapsed().as_millis() as u64, "wrote staging");
+        let write_ms = phase.elapsed().as_secs_f64() * 1000.0;
+        tracing::debug!(batch = batch.number, ms = write_ms as u64, "wrote staging");
         let rows_written = written.first().and_then(|b| b.column(0).as_any().downcast_ref::<UInt64Array>().map(|a| a.value(0)).or_else(|| b.column(0).as_any().downcast_ref::<Int64Array>().map(|a| a.value(0) as u64))).unwrap_or(0);
         let phase = Instant::now();
         let base_rows = self.load(&spec.target.table, batch).await?;
-        tracing::debug!(batch = batch.number, ms = phase.elapsed().as_millis() as u64, "read the base partitions");
+        let mut reconcile_ms = phase.elapsed().as_secs_f64() * 1000.0;
         save_sql(self.wh, self.dir, statement(self.rendered, Step::CommitBatch, n)).await?;
         let phase = Instant::now();
         let shadow = self.shadow_lock.lock().await;
         self.commit(batch, attempt).await?;
         session::forget_listing(self.ctx, &spec.target.shadow);
+        let commit_ms = phase.elapsed().as_secs_f64() * 1000.0;
+        let phase = Instant::now();
         let shadow_rows = self.load(&spec.target.shadow, batch).await?;
         drop(shadow);
-        tracing::debug!(batch = batch.number, ms = phase.elapsed().as_millis() as u64, "committed and read back");
-        let phase = Instant::now();
         let reconciliation = self.reconcile(batch, base_rows, shadow_rows).await?;
-        tracing::debug!(batch = batch.number, ms = phase.elapsed().as_millis() as u64, "reconciled");
+        reconcile_ms += phase.elapsed().as_secs_f64() * 1000.0;
+        tracing::debug!(batch = batch.number, commit_ms = commit_ms as u64, reconcile_ms = reconcile_ms as u64, "committed and reconciled");
         let gates = {
             let mut totals = self.totals.lock().expect("totals lock");
             totals.add(&reconciliation);
@@ -403,6 +412,7 @@ impl BatchRunner<'_> {
             partitions: batch.partitions.clone(),
             rows_written,
             bytes_scanned: bytes,
+            timings: state::Timings { write_ms, commit_ms, reconcile_ms },
             reconciliation,
             gates,
             base_files: self.base_files(batch).await?,

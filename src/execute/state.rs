@@ -75,6 +75,17 @@ pub enum BatchState {
     Failed,
 }
 
+/// Milliseconds per phase of one batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// The write into staging.
+    pub write_ms: f64,
+    /// Moving staged files into the shadow (waiting for the shadow lock included).
+    pub commit_ms: f64,
+    /// Reading the batch's partitions of base and shadow, and every reconciliation statement.
+    pub reconcile_ms: f64,
+}
+
 /// A base file as it was when the batch was reconciled; publish compares against it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BaseFile {
@@ -105,6 +116,9 @@ pub struct Checkpoint {
     pub rows_written: u64,
     /// Bytes the write read, as measured by the engine.
     pub bytes_scanned: u64,
+    /// Where its time went.
+    #[serde(default)]
+    pub timings: Timings,
     /// What reconciling its partitions found.
     pub reconciliation: crate::reconcile::Reconciliation,
     /// Every gate's verdict on it.

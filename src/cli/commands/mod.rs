@@ -1,5 +1,6 @@
 //! One file per subcommand; this module only dispatches.
 
+mod demo;
 mod plan;
 mod publish;
 mod query;
@@ -27,6 +28,7 @@ pub enum Command {
     Rollback(rollback::Args),
     Releases(releases::Args),
     Query(query::Args),
+    Demo(demo::Args),
 }
 
 /// Run one subcommand.
@@ -41,5 +43,6 @@ pub async fn run(command: Command, global: &Global) -> Result<(), Error> {
         Command::Rollback(args) => rollback::run(args, global).await,
         Command::Releases(args) => releases::run(args, global).await,
         Command::Query(args) => query::run(args, global).await,
+        Command::Demo(args) => demo::run(args, global).await,
     }
 }

@@ -8,8 +8,10 @@ use backfill::Error;
 use crate::cli::common::{global_warehouse, print, Global};
 use crate::cli::output::{format_batches, Format};
 
-/// Show the release ledger, governance.data_releases: every publish and rollback, newest
-/// first.
+/// Show the release ledger, governance.data_releases: every publish and rollback.
+///
+/// Newest first. The table shows the main columns; --format csv or json gives every column
+/// (source_range, code_version, the full fingerprint, metric_deltas too).
 ///
 /// First writes any ledger row a crash left out (from the catalog, which holds each
 /// release). Needs --warehouse or BACKFILL_WAREHOUSE.
@@ -28,8 +30,12 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
     if !ctx.table_exist("governance.data_releases").map_err(backfill::error::engine)? {
         return print("no releases yet\n");
     }
-    let sql = "SELECT published_at, action, dataset, release_id, source_range, partitions, rows_written, approved_by, catalog_version, plan_fingerprint, code_version, metric_deltas \
-               FROM governance.data_releases ORDER BY published_at DESC, catalog_version DESC";
-    let batches = ctx.sql(sql).await.map_err(backfill::error::engine)?.collect().await.map_err(backfill::error::engine)?;
+    // The table shows what fits a terminal; csv and json carry every column.
+    let columns = match args.format {
+        Format::Table => "published_at, action, dataset, release_id, partitions, rows_written, approved_by, catalog_version, substr(plan_fingerprint, 1, 12) AS fingerprint",
+        _ => "published_at, action, dataset, release_id, source_range, partitions, rows_written, approved_by, catalog_version, plan_fingerprint, code_version, metric_deltas",
+    };
+    let sql = format!("SELECT {columns} FROM governance.data_releases ORDER BY published_at DESC, catalog_version DESC");
+    let batches = ctx.sql(&sql).await.map_err(backfill::error::engine)?.collect().await.map_err(backfill::error::engine)?;
     print(&format_batches(&batches, args.format)?)
 }

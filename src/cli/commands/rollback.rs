@@ -7,10 +7,10 @@ use backfill::Error;
 
 use crate::cli::common::{compile, print, Global};
 
-/// Roll a published backfill back: restore the consumer view's body from before the
-/// publish, in one catalog commit, and record a rollback row in the release ledger.
+/// Roll a published backfill back: the consumer view reads what it read before.
 ///
-/// Refuses with exit 1 when the backfill is not published, or when another backfill was
+/// Restores the view's body from before the publish in one catalog commit and records a
+/// rollback row in the release ledger; the view is read back to verify it. Refuses with exit 1 when the backfill is not published, or when another backfill was
 /// published over it since (roll that one back first). The shadow is kept; once rolled
 /// back, the backfill may be run again.
 #[derive(Debug, clap::Args)]

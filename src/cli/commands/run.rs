@@ -14,20 +14,23 @@ use backfill::Error;
 use crate::cli::common::{bytes, compile, print, thousands, Global};
 use crate::cli::progress::Reporter;
 
-/// Dry-run a backfill: recompute a sample of partitions in memory and compare with the base.
+/// Dry-run a backfill (the default), or execute it into the shadow table with --execute.
 ///
 /// Picks a representative sample of the partitions to recompute (the first, the last,
 /// both sides of a month boundary, then evenly spread ones), evaluates the transform for
 /// them twice, and compares the result with the base table using the plan's own
 /// reconciliation statements: rows unchanged / changed / added / removed, each metric old
 /// → new against its expected delta, the largest changes and some unchanged rows. Reports
-/// excluded partitions, partitions with no source data, and non-determinism (the two
-/// evaluations differ). Writes nothing anywhere.
+/// excluded partitions, partitions with no source data, non-determinism (the two
+/// evaluations differ) and every gate checked on the sample. Writes nothing anywhere.
 ///
 /// With --execute, writes the shadow table batch by batch instead: each batch is
 /// written to a staging prefix, committed into the shadow's partitions (replacing any
-/// earlier attempt), reconciled by row counts and checkpointed under
-/// _backfills/<id>/batches/. A rerun skips done batches and redoes the rest.
+/// earlier attempt), reconciled against the base (structural, aggregate, row-level),
+/// gated, and checkpointed under _backfills/<id>/batches/. A failed gate stops the run
+/// with exit 1. A rerun skips done batches and redoes the rest. The first run creates
+/// the consumer view over the base table (a catalog commit) if it does not exist; a
+/// published backfill is refused until it is rolled back.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The backfill spec (YAML).
