@@ -3,6 +3,7 @@
 
 mod common;
 mod bad_specs;
+mod demo;
 mod dry_run;
 mod execute;
 mod help;

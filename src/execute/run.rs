@@ -17,7 +17,8 @@ use datafusion::arrow::array::{Int64Array, UInt64Array};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::physical_plan::{collect, ExecutionPlan};
-use datafusion::prelude::SessionContext;
+use datafusion::common::{ScalarValue, TableReference};
+use datafusion::prelude::{lit, ParquetReadOptions, SessionContext};
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
@@ -29,7 +30,7 @@ use crate::catalog;
 use crate::plan::{Batch, Plan};
 use crate::render::{RenderedPlan, Statement, Step};
 use crate::reconcile::{self, gates, Gate, Reconciliation, Totals};
-use crate::render::sql::{date_literal, quote_ident, quote_table};
+use crate::render::WAREHOUSE_URL;
 use crate::spec::TableName;
 use crate::warehouse::Warehouse;
 use crate::Error;
@@ -236,9 +237,9 @@ struct BatchRunner<'a> {
     dir: &'a BackfillDir,
     lease: &'a Lease,
     progress: &'a dyn Progress,
-    /// Held from a batch's commit through its reconciliation. Every read of the shadow
-    /// happens under it, so no statement can cache a listing of the shadow that misses
-    /// files another batch has just committed.
+    /// Held while a batch commits and drops the shadow's cached listing. Batches read
+    /// back only their own partition folders, listed directly, so no read can see a
+    /// stale listing of files another batch has just committed.
     shadow_lock: &'a tokio::sync::Mutex<()>,
     /// Metric totals over every done batch, this run's included; the cumulative
     /// `expected_delta` gates check them.
@@ -320,20 +321,43 @@ impl BatchRunner<'_> {
         state::delete_prefix(self.wh, &staging).await
     }
 
-    /// The batch's partitions of `table`, read once, with the table's schema.
+    /// The batch's partitions of `table`, read once: the files of each partition folder,
+    /// listed directly (not through the table's listing of every partition, and so
+    /// without its cache), with the partition key added as a column. Returns the
+    /// table's schema as registered and the rows.
     async fn load(&self, table: &TableName, batch: &Batch) -> Result<(SchemaRef, Vec<RecordBatch>), Error> {
-        let list: Vec<String> = batch.partitions.iter().map(|d| date_literal(*d)).collect();
-        let sql = format!("SELECT * FROM {} WHERE {} IN ({})", quote_table(&table.to_string()), quote_ident(&self.plan.spec.target.partition_key), list.join(", "));
-        let df = self.ctx.sql(&sql).await.map_err(engine)?;
-        let schema = df.schema().inner().clone();
-        Ok((schema, df.collect().await.map_err(engine)?))
+        let key = &self.plan.spec.target.partition_key;
+        let schema = self.ctx.table(TableReference::partial(table.schema.as_str(), table.table.as_str())).await.map_err(engine)?.schema().inner().clone();
+        let mut frames = Vec::new();
+        for day in &batch.partitions {
+            let folder = ObjectPath::from(format!("{}{key}={day}", table.prefix()));
+            let files: Vec<_> = self.wh.store().list(Some(&folder)).try_collect().await.map_err(|e| store_err(self.wh, e))?;
+            let urls: Vec<String> = files.iter().filter(|m| m.location.extension() == Some("parquet")).map(|m| format!("{WAREHOUSE_URL}{}", m.location)).collect();
+            if urls.is_empty() {
+                continue;
+            }
+            let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+            let value = ScalarValue::Date32(Some((*day - epoch).num_days() as i32));
+            let df = self.ctx.read_parquet(urls, ParquetReadOptions::default()).await.map_err(engine)?.with_column(key, lit(value)).map_err(engine)?;
+            frames.push(df);
+        }
+        let Some(first) = frames.pop() else { return Ok((schema, Vec::new())) };
+        let all = frames.into_iter().try_fold(first, |acc, df| acc.union(df)).map_err(engine)?;
+        let rows = all.collect().await.map_err(engine)?;
+        // The in-memory table takes the rows' own schema (field order and nullability as
+        // read); the registered schema is what the schema gate compares.
+        Ok((rows.first().map_or(schema.clone(), |b| b.schema()), rows))
     }
 
     /// Run the batch's rendered reconciliation statements over in-memory copies of its
     /// partitions (see [`crate::reconcile`]), each saved and under `query_timeout`.
     async fn reconcile(&self, batch: &Batch, base: (SchemaRef, Vec<RecordBatch>), shadow: (SchemaRef, Vec<RecordBatch>)) -> Result<Reconciliation, Error> {
         let spec = &self.plan.spec;
-        let differences = reconcile::schema_differences(&base.0, &shadow.0);
+        let registered = |t: &TableName| {
+            let r = TableReference::partial(t.schema.as_str(), t.table.as_str());
+            async move { Ok::<_, Error>(self.ctx.table(r).await.map_err(engine)?.schema().inner().clone()) }
+        };
+        let differences = reconcile::schema_differences(&registered(&spec.target.table).await?, &registered(&spec.target.shadow).await?);
         let ctx = reconcile::batch_session(&spec.target.table, base.0, base.1, &spec.target.shadow, shadow.0, shadow.1)?;
         let n = Some(batch.number);
         let find = |step: Step| self.rendered.statements.iter().find(|s| s.step == step && s.batch == n);
@@ -388,10 +412,10 @@ impl BatchRunner<'_> {
         let shadow = self.shadow_lock.lock().await;
         self.commit(batch, attempt).await?;
         session::forget_listing(self.ctx, &spec.target.shadow);
+        drop(shadow);
         let commit_ms = phase.elapsed().as_secs_f64() * 1000.0;
         let phase = Instant::now();
         let shadow_rows = self.load(&spec.target.shadow, batch).await?;
-        drop(shadow);
         let reconciliation = self.reconcile(batch, base_rows, shadow_rows).await?;
         reconcile_ms += phase.elapsed().as_secs_f64() * 1000.0;
         tracing::debug!(batch = batch.number, commit_ms = commit_ms as u64, reconcile_ms = reconcile_ms as u64, "committed and reconciled");
