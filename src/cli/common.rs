@@ -40,6 +40,15 @@ pub fn global_warehouse(global: &Global) -> Result<Warehouse, Error> {
     Ok(Warehouse::open(&location)?)
 }
 
+/// A DataFusion session over the `--warehouse` with the latest catalog's views, after
+/// writing any ledger row a crash left out (see `publish::ledger::repair`).
+pub async fn warehouse_session(global: &Global) -> Result<datafusion::prelude::SessionContext, Error> {
+    let wh = global_warehouse(global)?;
+    backfill::publish::ledger::repair(&wh).await?;
+    let catalog = backfill::catalog::latest(&wh).await?;
+    backfill::execute::session::open(&wh, &catalog, &backfill::execute::session::SessionOptions::default()).await
+}
+
 /// Spec → plan → render, reading only.
 pub async fn compile(global: &Global, spec_path: &Path, templates: Option<&PathBuf>) -> Result<Compiled, Error> {
     let spec = Spec::load(spec_path)?;

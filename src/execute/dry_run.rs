@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::session::{self, SessionOptions};
 use super::{output, Table};
 use crate::catalog;
-use crate::reconcile::{self, gates, gates::Outlier, Gate, Totals};
+use crate::reconcile::{self, gates, gates::Outlier, Gate, RowClasses, Totals};
 use crate::plan::{Batch, Estimate, Plan};
 use crate::render::{StatementRenderer, Step, Templates};
 use crate::spec::{DeltaRange, TableName};
@@ -27,19 +27,6 @@ use crate::error::engine;
 
 /// Partitions sampled when `--sample` is not given.
 pub const DEFAULT_SAMPLE: usize = 6;
-
-/// Row counts by class, base vs recomputed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct RowClasses {
-    /// Same key, same values.
-    pub unchanged: u64,
-    /// Same key, some value differs.
-    pub changed: u64,
-    /// Key only in the recomputed rows.
-    pub added: u64,
-    /// Key only in the base.
-    pub removed: u64,
-}
 
 /// One metric over the sample: old, new and the relative change.
 #[derive(Debug, Clone, Serialize)]
@@ -178,8 +165,7 @@ pub async fn dry_run(plan: &Plan, wh: &Warehouse, templates: &Templates, sample:
     let mut totals = Totals::default();
     totals.add(&reconciliation);
     let gates = gates::check_batch(spec, &reconciliation, &totals, "sample");
-    let [unchanged, changed, added, removed] = reconciliation.classes();
-    let classes = RowClasses { unchanged, changed, added, removed };
+    let classes = RowClasses::of(&reconciliation.partitions);
     let metrics = spec
         .validation
         .metrics

@@ -89,10 +89,23 @@ pub struct Reconciliation {
     pub unchanged_sample: Table,
 }
 
-impl Reconciliation {
-    /// Sum of the row classes over the partitions: (unchanged, changed, added, removed).
-    pub fn classes(&self) -> [u64; 4] {
-        self.partitions.iter().fold([0; 4], |a, p| [a[0] + p.unchanged, a[1] + p.changed, a[2] + p.added, a[3] + p.removed])
+/// Rows by class, base vs recomputed (row-level reconciliation).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowClasses {
+    /// Same key, same values.
+    pub unchanged: u64,
+    /// Same key, some value differs.
+    pub changed: u64,
+    /// Key only in the recomputed rows.
+    pub added: u64,
+    /// Key only in the base.
+    pub removed: u64,
+}
+
+impl RowClasses {
+    /// Sum of the classes of `partitions`.
+    pub fn of(partitions: &[PartitionResult]) -> Self {
+        partitions.iter().fold(Self::default(), |a, p| Self { unchanged: a.unchanged + p.unchanged, changed: a.changed + p.changed, added: a.added + p.added, removed: a.removed + p.removed })
     }
 }
 

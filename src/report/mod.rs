@@ -13,7 +13,7 @@ use crate::execute::state::{BatchState, Checkpoint};
 use crate::execute::Table;
 use crate::plan::Plan;
 use crate::reconcile::gates::{self, Outlier};
-use crate::reconcile::{Gate, PartitionResult, Totals};
+use crate::reconcile::{Gate, PartitionResult, RowClasses, Totals};
 use crate::spec::DeltaRange;
 
 /// Version of the JSON report's shape; bumped on incompatible changes.
@@ -90,19 +90,6 @@ pub struct Skipped {
     pub without_source: Vec<NaiveDate>,
 }
 
-/// Row classes summed.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct RowClasses {
-    /// Same key, same values.
-    pub unchanged: u64,
-    /// Same key, a value differs.
-    pub changed: u64,
-    /// Only in the shadow.
-    pub added: u64,
-    /// Only in the base.
-    pub removed: u64,
-}
-
 /// A metric's totals.
 #[derive(Debug, Clone, Serialize)]
 pub struct MetricTotal {
@@ -131,14 +118,10 @@ pub fn build(plan: &Plan, fingerprint: &str, checkpoints: &[Checkpoint]) -> Repo
     let mut partitions: Vec<PartitionResult> = reconciled.iter().flat_map(|c| c.reconciliation.partitions.iter().cloned()).collect();
     partitions.sort_by_key(|p| p.partition);
     let mut totals = Totals::default();
-    let mut rows = RowClasses::default();
     for p in &partitions {
         totals.add_partition(p);
-        rows.unchanged += p.unchanged;
-        rows.changed += p.changed;
-        rows.added += p.added;
-        rows.removed += p.removed;
     }
+    let rows = RowClasses::of(&partitions);
     let complete = done.len() == plan.batches.len();
 
     // One line per gate name: failed if any batch failed it (the first failure named).

@@ -1,12 +1,9 @@
 //! `backfill query SQL`.
 
-use backfill::catalog;
-use backfill::execute::session::{self, SessionOptions};
-use backfill::publish::ledger;
 use backfill::Error;
 use datafusion::execution::context::SQLOptions;
 
-use crate::cli::common::{global_warehouse, print, Global};
+use crate::cli::common::{print, warehouse_session, Global};
 use crate::cli::output::{format_batches, Format};
 
 /// Run a read-only SQL query over the warehouse's tables and catalog views.
@@ -25,10 +22,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
-    let wh = global_warehouse(global)?;
-    ledger::repair(&wh).await?;
-    let catalog = catalog::latest(&wh).await?;
-    let ctx = session::open(&wh, &catalog, &SessionOptions::default()).await?;
+    let ctx = warehouse_session(global).await?;
     let read_only = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
     let df = ctx.sql_with_options(&args.sql, read_only).await.map_err(|e| Error::Usage(format!("{e}\n  fix: check the SQL; `backfill query` runs one read-only statement")))?;
     let batches = df.collect().await.map_err(backfill::error::engine)?;

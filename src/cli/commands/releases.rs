@@ -1,11 +1,8 @@
 //! `backfill releases`.
 
-use backfill::catalog;
-use backfill::execute::session::{self, SessionOptions};
-use backfill::publish::ledger;
 use backfill::Error;
 
-use crate::cli::common::{global_warehouse, print, Global};
+use crate::cli::common::{print, warehouse_session, Global};
 use crate::cli::output::{format_batches, Format};
 
 /// Show the release ledger, governance.data_releases: every publish and rollback.
@@ -23,10 +20,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
-    let wh = global_warehouse(global)?;
-    ledger::repair(&wh).await?;
-    let catalog = catalog::latest(&wh).await?;
-    let ctx = session::open(&wh, &catalog, &SessionOptions::default()).await?;
+    let ctx = warehouse_session(global).await?;
     if !ctx.table_exist("governance.data_releases").map_err(backfill::error::engine)? {
         return print("no releases yet\n");
     }
