@@ -132,3 +132,21 @@ fn a_crash_between_the_catalog_commit_and_the_ledger_row_is_repaired_by_the_next
     // Repair is idempotent: a second command writes nothing more.
     assert_eq!(query(wh, "SELECT count(*) AS n FROM governance.data_releases"), "n\n1\n");
 }
+
+#[test]
+fn publish_refuses_when_the_base_changed_since_reconciliation_or_the_fingerprint_differs() {
+    let wh = executed_copy();
+    let wh = wh.path();
+    let catalog_before = versions(wh);
+    let (code, _, err) = bf(wh, &["publish", SPEC, "--approved-by", "x", "--fingerprint", "sha256:0123456789abcdef"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("is not the executed plan's fingerprint"), "{err}");
+    // The live pipeline rewrote a partition inside the range after it was reconciled.
+    let day = wh.join("finance/daily_revenue/revenue_date=2025-03-03");
+    std::fs::copy(day.join("part-0.parquet"), day.join("part-1.parquet")).unwrap();
+    let (code, _, err) = bf(wh, &["publish", SPEC, "--approved-by", "x"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("the base table changed since these partitions were reconciled: revenue_date=2025-03-03"), "{err}");
+    assert_eq!(versions(wh), catalog_before, "a refused publish commits nothing");
+    assert_eq!(ledger_files(wh), 0);
+}
