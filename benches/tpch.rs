@@ -76,7 +76,15 @@ fn main() {
         let plan = Plan::build(spec, &wh).await.unwrap();
         let rendered = render(&plan, &Templates::default()).unwrap();
         let summary = execute(&plan, &rendered, &wh, &ExecuteOptions::default(), &Silent).await.unwrap();
-        (t.elapsed(), summary.rows_written, plan.batches.len(), plan.partitions.len(), summary.write_ms, summary.reconcile_ms)
+        let elapsed = t.elapsed();
+        // The run's HTML report, kept for a look in a browser.
+        let dir = backfill::execute::state::BackfillDir::new(&plan.spec.backfill_id);
+        let checkpoints = backfill::execute::state::checkpoints(&wh, &dir).await.unwrap();
+        let html = backfill::report::html::render(&backfill::report::build(&plan, &rendered.fingerprint, &checkpoints));
+        let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tpch-report.html");
+        std::fs::write(&out, html).unwrap();
+        eprintln!("report: {}", out.display());
+        (elapsed, summary.rows_written, plan.batches.len(), plan.partitions.len(), summary.write_ms, summary.reconcile_ms)
     });
     let rss = peak_rss();
 
