@@ -166,7 +166,13 @@ async fn execute_leased(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, op
         totals.add(&c.reconciliation);
     }
     let totals = std::sync::Mutex::new(totals);
-    let runner = BatchRunner { plan, rendered, wh, ctx: &ctx, dir, lease, progress, shadow_lock: &shadow_lock, totals: &totals };
+    let registered = |t: &TableName| {
+        let r = TableReference::partial(t.schema.as_str(), t.table.as_str());
+        let ctx = &ctx;
+        async move { Ok::<_, Error>(ctx.table(r).await.map_err(engine)?.schema().inner().clone()) }
+    };
+    let schema_differences = reconcile::schema_differences(&registered(&spec.target.table).await?, &registered(&spec.target.shadow).await?);
+    let runner = BatchRunner { plan, rendered, wh, ctx: &ctx, dir, lease, progress, shadow_lock: &shadow_lock, totals: &totals, schema_differences };
     let mut stream = futures::stream::iter(pending.into_iter().map(|b| runner.run(b, attempts(b.number) + 1)))
         .buffer_unordered(spec.execution.max_concurrency as usize);
     while let Some(outcome) = stream.next().await {
@@ -244,6 +250,18 @@ struct BatchRunner<'a> {
     /// Metric totals over every done batch, this run's included; the cumulative
     /// `expected_delta` gates check them.
     totals: &'a std::sync::Mutex<Totals>,
+    /// Base vs shadow columns as registered: the same for every batch.
+    schema_differences: Vec<String>,
+}
+
+/// One side of a batch, read into memory.
+struct Loaded {
+    /// The rows' schema.
+    schema: SchemaRef,
+    /// The batch's rows of the table.
+    rows: Vec<RecordBatch>,
+    /// Every file of the batch's partition folders, by path.
+    files: Vec<BaseFile>,
 }
 
 impl BatchRunner<'_> {
@@ -323,15 +341,16 @@ impl BatchRunner<'_> {
 
     /// The batch's partitions of `table`, read once: the files of each partition folder,
     /// listed directly (not through the table's listing of every partition, and so
-    /// without its cache), with the partition key added as a column. Returns the
-    /// table's schema as registered and the rows.
-    async fn load(&self, table: &TableName, batch: &Batch) -> Result<(SchemaRef, Vec<RecordBatch>), Error> {
+    /// without its cache), with the partition key added as a column.
+    async fn load(&self, table: &TableName, batch: &Batch) -> Result<Loaded, Error> {
         let key = &self.plan.spec.target.partition_key;
         let schema = self.ctx.table(TableReference::partial(table.schema.as_str(), table.table.as_str())).await.map_err(engine)?.schema().inner().clone();
         let mut frames = Vec::new();
+        let mut listed = Vec::new();
         for day in &batch.partitions {
             let folder = ObjectPath::from(format!("{}{key}={day}", table.prefix()));
             let files: Vec<_> = self.wh.store().list(Some(&folder)).try_collect().await.map_err(|e| store_err(self.wh, e))?;
+            listed.extend(files.iter().map(|m| BaseFile { path: m.location.to_string(), size: m.size }));
             let urls: Vec<String> = files.iter().filter(|m| m.location.extension() == Some("parquet")).map(|m| format!("{WAREHOUSE_URL}{}", m.location)).collect();
             if urls.is_empty() {
                 continue;
@@ -341,24 +360,20 @@ impl BatchRunner<'_> {
             let df = self.ctx.read_parquet(urls, ParquetReadOptions::default()).await.map_err(engine)?.with_column(key, lit(value)).map_err(engine)?;
             frames.push(df);
         }
-        let Some(first) = frames.pop() else { return Ok((schema, Vec::new())) };
+        listed.sort_by(|a, b| a.path.cmp(&b.path));
+        let Some(first) = frames.pop() else { return Ok(Loaded { schema, rows: Vec::new(), files: listed }) };
         let all = frames.into_iter().try_fold(first, |acc, df| acc.union(df)).map_err(engine)?;
         let rows = all.collect().await.map_err(engine)?;
         // The in-memory table takes the rows' own schema (field order and nullability as
-        // read); the registered schema is what the schema gate compares.
-        Ok((rows.first().map_or(schema.clone(), |b| b.schema()), rows))
+        // read); the registered schemas are what the schema gate compares.
+        Ok(Loaded { schema: rows.first().map_or(schema, |b| b.schema()), rows, files: listed })
     }
 
     /// Run the batch's rendered reconciliation statements over in-memory copies of its
     /// partitions (see [`crate::reconcile`]), each saved and under `query_timeout`.
-    async fn reconcile(&self, batch: &Batch, base: (SchemaRef, Vec<RecordBatch>), shadow: (SchemaRef, Vec<RecordBatch>)) -> Result<Reconciliation, Error> {
+    async fn reconcile(&self, batch: &Batch, base: Loaded, shadow: Loaded) -> Result<Reconciliation, Error> {
         let spec = &self.plan.spec;
-        let registered = |t: &TableName| {
-            let r = TableReference::partial(t.schema.as_str(), t.table.as_str());
-            async move { Ok::<_, Error>(self.ctx.table(r).await.map_err(engine)?.schema().inner().clone()) }
-        };
-        let differences = reconcile::schema_differences(&registered(&spec.target.table).await?, &registered(&spec.target.shadow).await?);
-        let ctx = reconcile::batch_session(&spec.target.table, base.0, base.1, &spec.target.shadow, shadow.0, shadow.1)?;
+        let ctx = reconcile::batch_session(&spec.target.table, base.schema, base.rows, &spec.target.shadow, shadow.schema, shadow.rows)?;
         let n = Some(batch.number);
         let find = |step: Step| self.rendered.statements.iter().find(|s| s.step == step && s.batch == n);
         let mut r = reconcile::reconcile(spec, |step| find(step).map(|s| s.sql.as_str()), |step, _sql| {
@@ -369,20 +384,8 @@ impl BatchRunner<'_> {
             }
         })
         .await?;
-        r.schema_differences = differences;
+        r.schema_differences = self.schema_differences.clone();
         Ok(r)
-    }
-
-    async fn base_files(&self, batch: &Batch) -> Result<Vec<BaseFile>, Error> {
-        let spec = &self.plan.spec;
-        let mut out = Vec::new();
-        for day in &batch.partitions {
-            let prefix = ObjectPath::from(format!("{}{}={day}", spec.target.table.prefix(), spec.target.partition_key));
-            let metas: Vec<_> = self.wh.store().list(Some(&prefix)).try_collect().await.map_err(|e| store_err(self.wh, e))?;
-            out.extend(metas.into_iter().map(|m| BaseFile { path: m.location.to_string(), size: m.size }));
-        }
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(out)
     }
 
     async fn run(&self, batch: &Batch, attempt: u32) -> Result<Checkpoint, Error> {
@@ -406,6 +409,7 @@ impl BatchRunner<'_> {
         let rows_written = written.first().and_then(|b| b.column(0).as_any().downcast_ref::<UInt64Array>().map(|a| a.value(0)).or_else(|| b.column(0).as_any().downcast_ref::<Int64Array>().map(|a| a.value(0) as u64))).unwrap_or(0);
         let phase = Instant::now();
         let base_rows = self.load(&spec.target.table, batch).await?;
+        let base_files = base_rows.files.clone();
         let mut reconcile_ms = phase.elapsed().as_secs_f64() * 1000.0;
         save_sql(self.wh, self.dir, statement(self.rendered, Step::CommitBatch, n)).await?;
         let phase = Instant::now();
@@ -439,7 +443,7 @@ impl BatchRunner<'_> {
             timings: state::Timings { write_ms, commit_ms, reconcile_ms },
             reconciliation,
             gates,
-            base_files: self.base_files(batch).await?,
+            base_files,
             reason: reason.clone(),
         };
         state::write_json(self.wh, &self.dir.checkpoint(batch.number), &checkpoint).await?;

@@ -173,6 +173,11 @@ pub fn row_count_gate(partitions: &[PartitionResult], tolerance: Tolerance) -> G
     }
 }
 
+/// A percent change with sign and three decimals (`-1.078%`), or `n/a`.
+pub fn fmt_pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "n/a".into(), |p| format!("{p:+.3}%"))
+}
+
 /// A metric total with two decimals, or `NULL`.
 pub fn fmt_num(v: Option<f64>) -> String {
     v.map_or_else(|| "NULL".into(), |v| format!("{v:.2}"))

@@ -8,7 +8,7 @@ use plotters::prelude::*;
 
 use super::Report;
 use crate::execute::Table;
-use crate::reconcile::gates::fmt_num;
+use crate::reconcile::gates::{fmt_num, fmt_pct};
 
 /// Render `r` as an HTML page.
 pub fn render(r: &Report) -> String {
@@ -53,7 +53,7 @@ pub fn render(r: &Report) -> String {
             fmt_num(m.old),
             fmt_num(m.new),
             fmt_num(m.delta),
-            m.percent.map_or("n/a".into(), |p| format!("{p:+.3}%")),
+            fmt_pct(m.percent),
             m.expected.map_or(String::new(), |e| e.to_string())
         );
     }
@@ -69,7 +69,7 @@ pub fn render(r: &Report) -> String {
     } else {
         o.push_str("<table><tr><th>partition</th><th>metric</th><th>old</th><th>new</th><th>delta %</th></tr>\n");
         for x in &r.outliers {
-            let _ = writeln!(o, "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>", x.partition, esc(&x.metric), fmt_num(x.pair.old), fmt_num(x.pair.new), x.percent.map_or("n/a".into(), |p| format!("{p:+.3}%")));
+            let _ = writeln!(o, "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>", x.partition, esc(&x.metric), fmt_num(x.pair.old), fmt_num(x.pair.new), fmt_pct(x.percent));
         }
         o.push_str("</table>\n");
     }

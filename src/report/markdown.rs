@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::Report;
 use crate::execute::Table;
-use crate::reconcile::gates::fmt_num;
+use crate::reconcile::gates::{fmt_num, fmt_pct};
 
 /// Render `r` as GitHub-flavoured Markdown.
 pub fn render(r: &Report) -> String {
@@ -42,7 +42,7 @@ pub fn render(r: &Report) -> String {
             fmt_num(m.old),
             fmt_num(m.new),
             fmt_num(m.delta),
-            m.percent.map_or("n/a".into(), |p| format!("{p:+.3}%")),
+            fmt_pct(m.percent),
             m.expected.map_or(String::new(), |e| e.to_string())
         );
     }
@@ -55,7 +55,7 @@ pub fn render(r: &Report) -> String {
     } else {
         let _ = writeln!(o, "| partition | metric | old | new | delta % |\n|---|---|---:|---:|---:|");
         for x in &r.outliers {
-            let _ = writeln!(o, "| {} | {} | {} | {} | {} |", x.partition, x.metric, fmt_num(x.pair.old), fmt_num(x.pair.new), x.percent.map_or("n/a".into(), |p| format!("{p:+.3}%")));
+            let _ = writeln!(o, "| {} | {} | {} | {} | {} |", x.partition, x.metric, fmt_num(x.pair.old), fmt_num(x.pair.new), fmt_pct(x.percent));
         }
     }
     let _ = writeln!(o, "\n## Largest changes\n\n{}", table(&r.top_changes));
