@@ -17,8 +17,8 @@ use datafusion::arrow::array::{Int64Array, UInt64Array};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::physical_plan::{collect, ExecutionPlan};
-use datafusion::common::{ScalarValue, TableReference};
-use datafusion::prelude::{lit, ParquetReadOptions, SessionContext};
+use datafusion::common::TableReference;
+use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
@@ -30,7 +30,6 @@ use crate::catalog;
 use crate::plan::{Batch, Plan};
 use crate::render::{RenderedPlan, Statement, Step};
 use crate::reconcile::{self, gates, Gate, Reconciliation, Totals};
-use crate::render::WAREHOUSE_URL;
 use crate::spec::TableName;
 use crate::warehouse::Warehouse;
 use crate::Error;
@@ -38,6 +37,9 @@ use crate::error::{engine, store_err};
 
 /// How long a lease lasts before another run may take it over; renewed after each batch.
 pub const LEASE_TTL_MINUTES: i64 = 60;
+
+/// Partitions read at once when a batch's two sides are loaded for reconciliation.
+const READ_CONCURRENCY: usize = 8;
 
 /// Options of one `run --execute`.
 #[derive(Debug, Clone, Default)]
@@ -293,10 +295,13 @@ impl BatchRunner<'_> {
     async fn timed_in(&self, ctx: &SessionContext, s: &Statement) -> Result<(Vec<RecordBatch>, u64), Error> {
         save_sql(self.wh, self.dir, s).await?;
         let limit = self.plan.spec.execution.query_timeout;
+        let t0 = Instant::now();
         let work = async {
             let df = ctx.sql(&s.sql).await.map_err(engine)?;
             let physical = df.create_physical_plan().await.map_err(engine)?;
+            let planned = t0.elapsed().as_millis() as u64;
             let batches = collect(physical.clone(), ctx.task_ctx()).await.map_err(engine)?;
+            tracing::debug!(step = %s.step, batch = s.batch.unwrap_or_default(), planned_ms = planned, ms = t0.elapsed().as_millis() as u64, "statement");
             Ok::<_, Error>((batches, bytes_scanned(&physical)))
         };
         match tokio::time::timeout(limit, work).await {
@@ -339,34 +344,27 @@ impl BatchRunner<'_> {
         state::delete_prefix(self.wh, &staging).await
     }
 
-    /// The batch's partitions of `table`, read once: the files of each partition folder,
-    /// listed directly (not through the table's listing of every partition, and so
-    /// without its cache), with the partition key added as a column.
+    /// The batch's partitions of `table`, read once, straight from each partition
+    /// folder's files (see [`crate::warehouse::read_partition`]): no query is planned and
+    /// the table's cached listing is not used, so files another batch has just committed
+    /// cannot be missed.
     async fn load(&self, table: &TableName, batch: &Batch) -> Result<Loaded, Error> {
         let key = &self.plan.spec.target.partition_key;
         let schema = self.ctx.table(TableReference::partial(table.schema.as_str(), table.table.as_str())).await.map_err(engine)?.schema().inner().clone();
-        let mut frames = Vec::new();
-        let mut listed = Vec::new();
-        for day in &batch.partitions {
-            let folder = ObjectPath::from(format!("{}{key}={day}", table.prefix()));
-            let files: Vec<_> = self.wh.store().list(Some(&folder)).try_collect().await.map_err(|e| store_err(self.wh, e))?;
-            listed.extend(files.iter().map(|m| BaseFile { path: m.location.to_string(), size: m.size }));
-            let urls: Vec<String> = files.iter().filter(|m| m.location.extension() == Some("parquet")).map(|m| format!("{WAREHOUSE_URL}{}", m.location)).collect();
-            if urls.is_empty() {
-                continue;
-            }
-            let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-            let value = ScalarValue::Date32(Some((*day - epoch).num_days() as i32));
-            let df = self.ctx.read_parquet(urls, ParquetReadOptions::default()).await.map_err(engine)?.with_column(key, lit(value)).map_err(engine)?;
-            frames.push(df);
+        let parts: Vec<_> = futures::stream::iter(batch.partitions.iter().map(|day| {
+            let schema = &schema;
+            async move { crate::warehouse::read_partition(self.wh, table, key, &day.to_string(), schema).await }
+        }))
+            .buffered(READ_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut loaded = Loaded { schema: schema.clone(), rows: Vec::new(), files: Vec::new() };
+        for part in parts {
+            loaded.files.extend(part.files.into_iter().map(|f| BaseFile { path: f.path, size: f.size }));
+            loaded.rows.extend(part.rows);
         }
-        listed.sort_by(|a, b| a.path.cmp(&b.path));
-        let Some(first) = frames.pop() else { return Ok(Loaded { schema, rows: Vec::new(), files: listed }) };
-        let all = frames.into_iter().try_fold(first, |acc, df| acc.union(df)).map_err(engine)?;
-        let rows = all.collect().await.map_err(engine)?;
-        // The in-memory table takes the rows' own schema (field order and nullability as
-        // read); the registered schemas are what the schema gate compares.
-        Ok(Loaded { schema: rows.first().map_or(schema, |b| b.schema()), rows, files: listed })
+        loaded.files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(loaded)
     }
 
     /// Run the batch's rendered reconciliation statements over in-memory copies of its

@@ -4,6 +4,7 @@
 
 mod footer;
 mod listing;
+mod read;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use url::Url;
 
 pub use footer::{read_footer, FileStats};
 pub use listing::{DataFile, PartitionColumn, PartitionType, TableListing};
+pub use read::{read_partition, PartitionRows};
 
 use crate::spec::TableName;
 
@@ -49,6 +51,16 @@ pub enum WarehouseError {
         /// Object path of the file.
         path: String,
         /// The parquet reader's message.
+        message: String,
+    },
+    /// A data file could not be decoded, or its columns do not fit the table (exit 3).
+    #[error("warehouse `{location}`: cannot read `{path}`: {message}")]
+    Data {
+        /// The warehouse location.
+        location: String,
+        /// Object path of the file.
+        path: String,
+        /// What went wrong.
         message: String,
     },
 }

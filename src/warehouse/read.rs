@@ -1,0 +1,75 @@
+//! Reading one partition's rows straight from its Parquet files: one listing of the
+//! partition folder, one GET per file, decoded by the parquet crate. No query is planned,
+//! so reading a handful of small partitions costs milliseconds, not the tens of
+//! milliseconds a DataFusion scan spends planning (reconciliation reads two sides of
+//! every batch this way).
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{new_null_array, ArrayRef};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::ScalarValue;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use futures::TryStreamExt;
+use object_store::path::Path as ObjectPath;
+use object_store::ObjectStoreExt;
+
+use super::{DataFile, Warehouse, WarehouseError};
+use crate::spec::TableName;
+
+/// One partition's rows and the files they came from.
+#[derive(Debug, Clone, Default)]
+pub struct PartitionRows {
+    /// Every object in the partition folder (Parquet or not), by path.
+    pub files: Vec<DataFile>,
+    /// The rows of its Parquet files, each batch in `schema` (see [`read_partition`]).
+    pub rows: Vec<RecordBatch>,
+}
+
+/// Read partition `key=value` of `table` into `schema`: the table's schema as the
+/// session registered it, partition column included. Each file's columns are taken by
+/// name and cast to the schema's types; a column a file lacks reads as NULL; the
+/// partition column is `value` cast to its type. A missing folder reads as no rows.
+///
+/// Errors: [`WarehouseError::Store`] when listing or reading fails;
+/// [`WarehouseError::Data`] when a file is not valid Parquet or a column cannot be cast
+/// (e.g. a shadow whose types drifted from the base).
+pub async fn read_partition(wh: &Warehouse, table: &TableName, key: &str, value: &str, schema: &SchemaRef) -> Result<PartitionRows, WarehouseError> {
+    let folder = ObjectPath::from(format!("{}{key}={value}", table.prefix()));
+    let mut objects: Vec<_> = wh.store().list(Some(&folder)).try_collect().await.map_err(|e| wh.store_error(e))?;
+    objects.sort_by(|a, b| a.location.cmp(&b.location));
+    let mut out = PartitionRows { files: objects.iter().map(|m| DataFile { path: m.location.to_string(), size: m.size, partition: vec![(key.to_string(), value.to_string())] }).collect(), rows: Vec::new() };
+    for object in objects.iter().filter(|m| m.location.extension() == Some("parquet")) {
+        let fail = |message: String| WarehouseError::Data { location: wh.location().to_string(), path: object.location.to_string(), message };
+        let bytes = wh.store().get(&object.location).await.map_err(|e| wh.store_error(e))?.bytes().await.map_err(|e| wh.store_error(e))?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).and_then(|b| b.build()).map_err(|e| fail(e.to_string()))?;
+        for batch in reader {
+            let batch = batch.map_err(|e| fail(e.to_string()))?;
+            out.rows.push(conform(&batch, schema, key, value).map_err(fail)?);
+        }
+    }
+    Ok(out)
+}
+
+/// `batch` in `schema`'s column order and types, with `key` filled with `value`.
+fn conform(batch: &RecordBatch, schema: &SchemaRef, key: &str, value: &str) -> Result<RecordBatch, String> {
+    let n = batch.num_rows();
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| -> Result<ArrayRef, String> {
+            if field.name() == key {
+                let scalar = ScalarValue::try_from_string(value.to_string(), field.data_type()).map_err(|e| format!("partition value `{value}`: {e}"))?;
+                return scalar.to_array_of_size(n).map_err(|e| e.to_string());
+            }
+            match batch.column_by_name(field.name()) {
+                None => Ok(new_null_array(field.data_type(), n)),
+                Some(c) if c.data_type() == field.data_type() => Ok(Arc::clone(c)),
+                Some(c) => cast(c, field.data_type()).map_err(|e| format!("column `{}`: {e}", field.name())),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| e.to_string())
+}
