@@ -75,7 +75,7 @@ fn main() {
         let wh = Warehouse::open(&wh_dir.display().to_string()).unwrap();
         let plan = Plan::build(spec, &wh).await.unwrap();
         let rendered = render(&plan, &Templates::default()).unwrap();
-        let summary = execute(&plan, &rendered, &wh, &ExecuteOptions::default(), &Silent).await.unwrap();
+        let summary = execute(&plan, &rendered, &wh, &ExecuteOptions::default(), std::sync::Arc::new(Silent)).await.unwrap();
         let elapsed = t.elapsed();
         // The run's HTML report, kept for a look in a browser.
         let dir = backfill::execute::state::BackfillDir::new(&plan.spec.backfill_id);

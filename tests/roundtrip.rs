@@ -57,5 +57,5 @@ async fn every_statement_of_every_spec_round_trips() {
             checked += 1;
         }
     }
-    assert!(checked > 1400, "checked only {checked} statements");
+    assert!(checked > 1100, "checked only {checked} statements");
 }

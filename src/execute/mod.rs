@@ -2,10 +2,12 @@
 //! [`dry_run`] evaluates a sample of partitions in memory and compares them with the
 //! base without writing anything; [`output`] checks that a transform's result fits the
 //! base table; [`run`] writes the shadow batch by batch (`run --execute`), keeping its
-//! checkpoints and lease in [`state`].
+//! checkpoints and lease in [`state`]. [`pruning`] makes a scan of a few partitions of a
+//! large table cheap to plan.
 
 pub mod dry_run;
 pub mod output;
+pub mod pruning;
 pub mod run;
 pub mod session;
 pub mod state;

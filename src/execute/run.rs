@@ -93,7 +93,7 @@ pub struct RunSummary {
 /// [`Error::Spec`] (exit 2) when the transform's output does not fit the base;
 /// [`Error::Gate`] (exit 1) when a batch fails its row-count gate or the byte budget
 /// is exceeded; [`Error::Timeout`] (exit 3) when a statement runs past `query_timeout`.
-pub async fn execute(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts: &ExecuteOptions, progress: &dyn Progress) -> Result<RunSummary, Error> {
+pub async fn execute(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts: &ExecuteOptions, progress: Arc<dyn Progress>) -> Result<RunSummary, Error> {
     let spec = &plan.spec;
     let estimate = plan.estimate();
     if let Some(limit) = spec.execution.max_bytes_scanned {
@@ -120,7 +120,7 @@ pub async fn execute(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts:
     Ok(summary)
 }
 
-async fn execute_leased(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts: &ExecuteOptions, progress: &dyn Progress, dir: &BackfillDir, lease: &Lease) -> Result<RunSummary, Error> {
+async fn execute_leased(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts: &ExecuteOptions, progress: Arc<dyn Progress>, dir: &BackfillDir, lease: &Lease) -> Result<RunSummary, Error> {
     let spec = &plan.spec;
     let normalized = serde_json::to_value(spec).expect("serializes");
     match state::read_json::<PlanRecord>(wh, &dir.plan()).await? {
@@ -159,26 +159,49 @@ async fn execute_leased(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, op
     let earlier = state::checkpoints(wh, dir).await?;
     let done: BTreeSet<u32> = earlier.iter().filter(|c| c.state == BatchState::Done && c.fingerprint == rendered.fingerprint).map(|c| c.batch).collect();
     let attempts = |b: u32| earlier.iter().find(|c| c.batch == b).map_or(0, |c| c.attempt);
-    let pending: Vec<&Batch> = plan.batches.iter().filter(|b| !done.contains(&b.number)).collect();
+    let pending: Vec<Batch> = plan.batches.iter().filter(|b| !done.contains(&b.number)).cloned().collect();
     let mut summary = RunSummary { skipped: done.len() as u32, ..Default::default() };
 
-    let shadow_lock = tokio::sync::Mutex::new(());
     let mut totals = Totals::default();
     for c in earlier.iter().filter(|c| done.contains(&c.batch)) {
         totals.add(&c.reconciliation);
     }
-    let totals = std::sync::Mutex::new(totals);
     let registered = |t: &TableName| {
         let r = TableReference::partial(t.schema.as_str(), t.table.as_str());
         let ctx = &ctx;
         async move { Ok::<_, Error>(ctx.table(r).await.map_err(engine)?.schema().inner().clone()) }
     };
     let schema_differences = reconcile::schema_differences(&registered(&spec.target.table).await?, &registered(&spec.target.shadow).await?);
-    let runner = BatchRunner { plan, rendered, wh, ctx: &ctx, dir, lease, progress, shadow_lock: &shadow_lock, totals: &totals, schema_differences };
-    let mut stream = futures::stream::iter(pending.into_iter().map(|b| runner.run(b, attempts(b.number) + 1)))
-        .buffer_unordered(spec.execution.max_concurrency as usize);
-    while let Some(outcome) = stream.next().await {
-        let checkpoint = outcome?;
+    let runner = Arc::new(BatchRunner {
+        plan: Arc::new(plan.clone()),
+        rendered: Arc::new(rendered.clone()),
+        wh: wh.clone(),
+        ctx,
+        dir: dir.clone(),
+        lease: lease.clone(),
+        progress,
+        shadow_lock: tokio::sync::Mutex::new(()),
+        totals: std::sync::Mutex::new(totals),
+        schema_differences,
+    });
+    // Each batch is its own task, so that batches plan and run on separate cores; at most
+    // max_concurrency are in flight. A failure stops the others (as a crash would, and
+    // with the same safety) before the error is returned.
+    let mut pending = pending.into_iter();
+    let mut tasks = tokio::task::JoinSet::new();
+    let outcome = loop {
+        while tasks.len() < spec.execution.max_concurrency as usize {
+            let Some(batch) = pending.next() else { break };
+            let (runner, attempt) = (Arc::clone(&runner), attempts(batch.number) + 1);
+            tasks.spawn(async move { runner.run(&batch, attempt).await });
+        }
+        let Some(joined) = tasks.join_next().await else { break Ok(()) };
+        let checkpoint = match joined {
+            Ok(Ok(checkpoint)) => checkpoint,
+            Ok(Err(e)) => break Err(e),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => break Err(Error::Engine(Box::new(datafusion::error::DataFusionError::External(Box::new(e))))),
+        };
         summary.done += 1;
         summary.rows_written += checkpoint.rows_written;
         summary.bytes_scanned += checkpoint.bytes_scanned;
@@ -186,16 +209,19 @@ async fn execute_leased(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, op
         summary.reconcile_ms += checkpoint.timings.reconcile_ms;
         if let Some(limit) = spec.execution.max_bytes_scanned {
             if summary.bytes_scanned > limit {
-                return Err(Error::Gate(format!(
+                break Err(Error::Gate(format!(
                     "stopped after batch {}: this run has read {} bytes, above execution.max_bytes_scanned ({limit} bytes); done batches are kept\n  fix: raise the budget and rerun to go on",
                     checkpoint.batch, summary.bytes_scanned
                 )));
             }
         }
+    };
+    if outcome.is_err() {
+        tasks.shutdown().await;
     }
-    drop(stream);
+    outcome?;
     // Every batch is done: the metric gates once more, over the whole range.
-    let totals = totals.into_inner().expect("totals lock");
+    let totals = runner.totals.lock().expect("totals lock").clone();
     let failed: Vec<String> = gates::metric_gates(spec, &totals, "whole range").into_iter().filter(|g| !g.passed).map(|g| format!("{}: {}", g.name, g.detail)).collect();
     if !failed.is_empty() {
         return Err(Error::Gate(format!("the whole range failed its gates: {}\n  fix: correct the transform or the expected range, then rerun with --restart", failed.join("; "))));
@@ -237,21 +263,21 @@ fn bytes_scanned(plan: &Arc<dyn ExecutionPlan>) -> u64 {
     own + plan.children().iter().map(|c| bytes_scanned(c)).sum::<u64>()
 }
 
-struct BatchRunner<'a> {
-    plan: &'a Plan,
-    rendered: &'a RenderedPlan,
-    wh: &'a Warehouse,
-    ctx: &'a SessionContext,
-    dir: &'a BackfillDir,
-    lease: &'a Lease,
-    progress: &'a dyn Progress,
+struct BatchRunner {
+    plan: Arc<Plan>,
+    rendered: Arc<RenderedPlan>,
+    wh: Warehouse,
+    ctx: SessionContext,
+    dir: BackfillDir,
+    lease: Lease,
+    progress: Arc<dyn Progress>,
     /// Held while a batch commits and drops the shadow's cached listing. Batches read
     /// back only their own partition folders, listed directly, so no read can see a
     /// stale listing of files another batch has just committed.
-    shadow_lock: &'a tokio::sync::Mutex<()>,
+    shadow_lock: tokio::sync::Mutex<()>,
     /// Metric totals over every done batch, this run's included; the cumulative
     /// `expected_delta` gates check them.
-    totals: &'a std::sync::Mutex<Totals>,
+    totals: std::sync::Mutex<Totals>,
     /// Base vs shadow columns as registered: the same for every batch.
     schema_differences: Vec<String>,
 }
@@ -266,7 +292,7 @@ struct Loaded {
     files: Vec<BaseFile>,
 }
 
-impl BatchRunner<'_> {
+impl BatchRunner {
     async fn wait_for_live_pipeline(&self) -> Result<(), Error> {
         let Some(marker) = &self.plan.spec.execution.live_pipeline_marker else { return Ok(()) };
         let path = ObjectPath::from(marker.as_str());
@@ -274,7 +300,7 @@ impl BatchRunner<'_> {
         loop {
             match self.wh.store().head(&path).await {
                 Err(object_store::Error::NotFound { .. }) => return Ok(()),
-                Err(e) => return Err(store_err(self.wh, e)),
+                Err(e) => return Err(store_err(&self.wh, e)),
                 Ok(_) => {
                     if !told {
                         self.progress.waiting(&format!("live pipeline marker {marker} exists: waiting for the live pipeline to finish"));
@@ -288,12 +314,12 @@ impl BatchRunner<'_> {
 
     /// Run a statement under `query_timeout`; returns its batches and the bytes it read.
     async fn timed(&self, s: &Statement) -> Result<(Vec<RecordBatch>, u64), Error> {
-        self.timed_in(self.ctx, s).await
+        self.timed_in(&self.ctx, s).await
     }
 
     /// [`Self::timed`] in another session.
     async fn timed_in(&self, ctx: &SessionContext, s: &Statement) -> Result<(Vec<RecordBatch>, u64), Error> {
-        save_sql(self.wh, self.dir, s).await?;
+        save_sql(&self.wh, &self.dir, s).await?;
         let limit = self.plan.spec.execution.query_timeout;
         let t0 = Instant::now();
         let work = async {
@@ -322,7 +348,7 @@ impl BatchRunner<'_> {
         let key = &spec.target.partition_key;
         let store = self.wh.store();
         let staging = self.dir.staging(batch.number);
-        let staged: Vec<_> = store.list(Some(&staging)).try_collect().await.map_err(|e| store_err(self.wh, e))?;
+        let staged: Vec<_> = store.list(Some(&staging)).try_collect().await.map_err(|e| store_err(&self.wh, e))?;
         for day in &batch.partitions {
             let folder = format!("{key}={day}");
             let target = format!("{}{folder}", spec.target.shadow.prefix());
@@ -330,18 +356,18 @@ impl BatchRunner<'_> {
             let mut i = 0;
             for file in staged.iter().filter(|m| m.location.parts().any(|p| p.as_ref() == folder)) {
                 let to = ObjectPath::from(format!("{target}/{ours}{i:03}.parquet"));
-                store.rename(&file.location, &to).await.map_err(|e| store_err(self.wh, e))?;
+                store.rename(&file.location, &to).await.map_err(|e| store_err(&self.wh, e))?;
                 i += 1;
             }
-            let existing: Vec<_> = store.list(Some(&ObjectPath::from(target.as_str()))).try_collect().await.map_err(|e| store_err(self.wh, e))?;
+            let existing: Vec<_> = store.list(Some(&ObjectPath::from(target.as_str()))).try_collect().await.map_err(|e| store_err(&self.wh, e))?;
             for old in existing.iter().filter(|m| !m.location.filename().is_some_and(|n| n.starts_with(&ours))) {
                 match store.delete(&old.location).await {
                     Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                    Err(e) => return Err(store_err(self.wh, e)),
+                    Err(e) => return Err(store_err(&self.wh, e)),
                 }
             }
         }
-        state::delete_prefix(self.wh, &staging).await
+        state::delete_prefix(&self.wh, &staging).await
     }
 
     /// The batch's partitions of `table`, read once, straight from each partition
@@ -351,10 +377,11 @@ impl BatchRunner<'_> {
     async fn load(&self, table: &TableName, batch: &Batch) -> Result<Loaded, Error> {
         let key = &self.plan.spec.target.partition_key;
         let schema = self.ctx.table(TableReference::partial(table.schema.as_str(), table.table.as_str())).await.map_err(engine)?.schema().inner().clone();
-        let parts: Vec<_> = futures::stream::iter(batch.partitions.iter().map(|day| {
-            let schema = &schema;
-            async move { crate::warehouse::read_partition(self.wh, table, key, &day.to_string(), schema).await }
-        }))
+        let parts: Vec<_> = futures::stream::iter(batch.partitions.clone())
+            .map(|day| {
+                let (wh, table, key, schema) = (self.wh.clone(), table.clone(), key.clone(), Arc::clone(&schema));
+                async move { crate::warehouse::read_partition(&wh, &table, &key, &day.to_string(), &schema).await }
+            })
             .buffered(READ_CONCURRENCY)
             .try_collect()
             .await?;
@@ -393,15 +420,15 @@ impl BatchRunner<'_> {
         let started = Instant::now();
         let started_at: DateTime<Utc> = Utc::now();
         let n = Some(batch.number);
-        state::delete_prefix(self.wh, &self.dir.staging(batch.number)).await?;
+        state::delete_prefix(&self.wh, &self.dir.staging(batch.number)).await?;
         // The write keeps only rows of the batch's partitions, so a NULL key would vanish
         // silently; refuse it instead, before anything of this batch is written.
         let phase = Instant::now();
         let transform = crate::render::transform::TransformTemplate::compile(spec)?.render(spec, &batch.partitions)?;
-        output::null_partition_keys(self.ctx, self.plan, &transform).await?;
+        output::null_partition_keys(&self.ctx, &self.plan, &transform).await?;
         tracing::debug!(batch = batch.number, ms = phase.elapsed().as_millis() as u64, "checked partition keys");
         let phase = Instant::now();
-        let (written, bytes) = self.timed(statement(self.rendered, Step::WriteBatch, n)).await?;
+        let (written, bytes) = self.timed(statement(&self.rendered, Step::WriteBatch, n)).await?;
         let write_ms = phase.elapsed().as_secs_f64() * 1000.0;
         tracing::debug!(batch = batch.number, ms = write_ms as u64, "wrote staging");
         let rows_written = written.first().and_then(|b| b.column(0).as_any().downcast_ref::<UInt64Array>().map(|a| a.value(0)).or_else(|| b.column(0).as_any().downcast_ref::<Int64Array>().map(|a| a.value(0) as u64))).unwrap_or(0);
@@ -409,11 +436,11 @@ impl BatchRunner<'_> {
         let base_rows = self.load(&spec.target.table, batch).await?;
         let base_files = base_rows.files.clone();
         let mut reconcile_ms = phase.elapsed().as_secs_f64() * 1000.0;
-        save_sql(self.wh, self.dir, statement(self.rendered, Step::CommitBatch, n)).await?;
+        save_sql(&self.wh, &self.dir, statement(&self.rendered, Step::CommitBatch, n)).await?;
         let phase = Instant::now();
         let shadow = self.shadow_lock.lock().await;
         self.commit(batch, attempt).await?;
-        session::forget_listing(self.ctx, &spec.target.shadow);
+        session::forget_listing(&self.ctx, &spec.target.shadow);
         drop(shadow);
         let commit_ms = phase.elapsed().as_secs_f64() * 1000.0;
         let phase = Instant::now();
@@ -444,8 +471,8 @@ impl BatchRunner<'_> {
             base_files,
             reason: reason.clone(),
         };
-        state::write_json(self.wh, &self.dir.checkpoint(batch.number), &checkpoint).await?;
-        state::write_json(self.wh, &self.dir.lock(), &Lease { expires_at: Utc::now() + chrono::Duration::minutes(LEASE_TTL_MINUTES), ..self.lease.clone() }).await?;
+        state::write_json(&self.wh, &self.dir.checkpoint(batch.number), &checkpoint).await?;
+        state::write_json(&self.wh, &self.dir.lock(), &Lease { expires_at: Utc::now() + chrono::Duration::minutes(LEASE_TTL_MINUTES), ..self.lease.clone() }).await?;
         self.progress.batch_finished(&checkpoint, started.elapsed());
         if let Some(reason) = reason {
             return Err(Error::Gate(format!("batch {} failed its gate: {reason}; the shadow and checkpoints are kept for inspection\n  fix: correct the spec and rerun to go on", batch.number)));

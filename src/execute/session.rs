@@ -14,7 +14,12 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::common::TableReference;
+use datafusion::datasource::TableProvider;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use object_store::path::Path as ObjectPath;
 use url::Url;
+
+use super::pruning::PartitionPruned;
 
 use crate::catalog::CatalogVersion;
 use crate::error::engine;
@@ -124,11 +129,26 @@ pub async fn register_table(ctx: &SessionContext, table: &TableName, partitions:
         Some(schema) => config.with_schema(schema),
         None => config.infer_schema(&ctx.state()).await.map_err(engine)?,
     };
-    let provider = ListingTable::try_new(config).map_err(engine)?;
+    let provider = Arc::new(ListingTable::try_new(config).map_err(engine)?);
+    let provider: Arc<dyn TableProvider> = match partitions_of(&provider) {
+        Some(key) => {
+            let store = ctx.runtime_env().object_store(ObjectStoreUrl::parse(WAREHOUSE_URL).map_err(engine)?).map_err(engine)?;
+            Arc::new(PartitionPruned::new(provider, store, ObjectPath::from(table.prefix().trim_end_matches('/')), key))
+        }
+        None => provider,
+    };
     let reference = TableReference::partial(table.schema.as_str(), table.table.as_str());
     let _ = ctx.deregister_table(reference.clone()).map_err(engine)?;
-    ctx.register_table(reference, Arc::new(provider)).map_err(engine)?;
+    ctx.register_table(reference, provider).map_err(engine)?;
     Ok(())
+}
+
+/// The single partition column of `table`, name and type; `None` for none or several.
+fn partitions_of(table: &ListingTable) -> Option<(String, DataType)> {
+    match table.options().table_partition_cols.as_slice() {
+        [(name, data_type)] => Some((name.clone(), data_type.clone())),
+        _ => None,
+    }
 }
 
 /// Register every catalog view. Views may read other views, so registration repeats

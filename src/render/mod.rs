@@ -72,14 +72,11 @@ pub enum Step {
     WriteBatch,
     /// Move a batch's staged files into the shadow's partition folders, replacing earlier attempts.
     CommitBatch,
-    /// Structural: row counts per partition, base vs shadow.
-    ReconcileRowCounts,
+    /// Structural and aggregate, per partition: rows and each metric, base vs shadow;
+    /// NULLs of `not_null` columns in the shadow.
+    ReconcilePartitions,
     /// Structural: duplicate (partition key, keys) in the shadow.
     ReconcileUniqueKeys,
-    /// Structural: NULLs in `not_null` columns.
-    ReconcileNotNull,
-    /// Aggregate: each metric per partition, base vs shadow.
-    ReconcileMetrics,
     /// Row-level: unchanged, changed, added and removed rows per partition.
     ReconcileRows,
     /// Row-level: the largest changes.
@@ -105,10 +102,8 @@ impl Step {
             Step::EvaluateBatch => "evaluate_batch",
             Step::WriteBatch => "write_batch",
             Step::CommitBatch => "commit_batch",
-            Step::ReconcileRowCounts => "reconcile_row_counts",
+            Step::ReconcilePartitions => "reconcile_partitions",
             Step::ReconcileUniqueKeys => "reconcile_unique_keys",
-            Step::ReconcileNotNull => "reconcile_not_null",
-            Step::ReconcileMetrics => "reconcile_metrics",
             Step::ReconcileRows => "reconcile_rows",
             Step::ReconcileTopChanges => "reconcile_top_changes",
             Step::ReconcileUnchangedSample => "reconcile_unchanged_sample",
@@ -135,10 +130,8 @@ impl Step {
             Step::EvaluateBatch => "evaluate the batch's corrected rows in memory (dry run)",
             Step::WriteBatch => "write the batch's corrected partitions to its staging prefix",
             Step::CommitBatch => "commit staged files into the shadow's partitions (replacing earlier attempts)",
-            Step::ReconcileRowCounts => "reconcile, structural: row counts per partition",
+            Step::ReconcilePartitions => "reconcile, structural and aggregate: rows, metrics and NULLs per partition",
             Step::ReconcileUniqueKeys => "reconcile, structural: duplicate keys in the shadow",
-            Step::ReconcileNotNull => "reconcile, structural: NULLs in not_null columns",
-            Step::ReconcileMetrics => "reconcile, aggregate: metrics per partition",
             Step::ReconcileRows => "reconcile, row-level: unchanged / changed / added / removed",
             Step::ReconcileTopChanges => "reconcile, row-level: largest changes",
             Step::ReconcileUnchangedSample => "reconcile, row-level: sample of unchanged rows",
@@ -155,15 +148,9 @@ impl Step {
     /// for are left out.
     pub fn per_batch(spec: &crate::spec::Spec) -> Vec<Step> {
         let v = &spec.validation;
-        let mut steps = vec![Step::WriteBatch, Step::CommitBatch, Step::ReconcileRowCounts];
+        let mut steps = vec![Step::WriteBatch, Step::CommitBatch, Step::ReconcilePartitions];
         if v.unique_keys {
             steps.push(Step::ReconcileUniqueKeys);
-        }
-        if !v.not_null.is_empty() {
-            steps.push(Step::ReconcileNotNull);
-        }
-        if !v.metrics.is_empty() {
-            steps.push(Step::ReconcileMetrics);
         }
         steps.extend([Step::ReconcileRows, Step::ReconcileTopChanges, Step::ReconcileUnchangedSample]);
         steps

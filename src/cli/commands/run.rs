@@ -102,8 +102,8 @@ async fn execute(args: &Args, c: &crate::cli::common::Compiled, session: Session
     let opts = ExecuteOptions { session, force_unlock: args.force_unlock, restart: args.restart };
     let dir = backfill::execute::state::BackfillDir::new(&c.plan.spec.backfill_id);
     let done = backfill::execute::state::checkpoints(&c.warehouse, &dir).await?.iter().filter(|k| k.state == backfill::execute::state::BatchState::Done && k.fingerprint == c.rendered.fingerprint).count();
-    let reporter = Reporter::new(c.plan.batches.len() as u64, if args.restart { 0 } else { done as u64 });
-    let result = backfill::execute::run::execute(&c.plan, &c.rendered, &c.warehouse, &opts, &reporter).await;
+    let reporter = std::sync::Arc::new(Reporter::new(c.plan.batches.len() as u64, if args.restart { 0 } else { done as u64 }));
+    let result = backfill::execute::run::execute(&c.plan, &c.rendered, &c.warehouse, &opts, reporter.clone()).await;
     reporter.finish();
     let summary = result?;
     print(&format!(
