@@ -52,6 +52,29 @@ fn dry_run_text_ends_with_the_command_that_executes() {
 }
 
 #[test]
+fn dry_run_shows_sample_rows_of_added_and_removed_keys() {
+    let wh = warehouse_copy();
+    let dir = tempfile::tempdir().unwrap();
+    // Merchant 20 renumbered as 21: in every sampled partition one key vanishes and one appears.
+    let spec = variant(dir.path(), wh.path(), "SELECT revenue_date, merchant_id,", "SELECT revenue_date, CASE WHEN merchant_id = 20 THEN 21 ELSE merchant_id END AS merchant_id,");
+    let out = backfill().args(["run"]).arg(&spec).args(["--format", "json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["classes"], serde_json::json!({"unchanged": 24, "changed": 90, "added": 6, "removed": 6}));
+    let rows = |field: &str| -> Vec<(String, String)> { r[field]["rows"].as_array().unwrap().iter().map(|row| (row[0].as_str().unwrap().to_string(), row[1].as_str().unwrap().to_string())).collect() };
+    let days = ["2024-12-01", "2024-12-31", "2025-01-01", "2025-05-31", "2025-08-30", "2026-05-31"];
+    assert_eq!(rows("added_rows"), days.iter().map(|d| (d.to_string(), "21".to_string())).collect::<Vec<_>>());
+    assert_eq!(rows("removed_rows"), days.iter().map(|d| (d.to_string(), "20".to_string())).collect::<Vec<_>>());
+    assert_eq!(r["added_rows"]["columns"], serde_json::json!(["revenue_date", "merchant_id", "gross_revenue", "net_revenue"]));
+
+    let text = backfill().args(["run"]).arg(&spec).output().unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    let added = text.split("added rows (up to 20):\n").nth(1).unwrap();
+    assert_eq!(added.lines().nth(1).unwrap().split_whitespace().take(2).collect::<Vec<_>>(), ["2024-12-01", "21"], "{text}");
+    assert!(text.contains("removed rows (up to 20):\n  revenue_date  merchant_id  gross_revenue  net_revenue\n  2024-12-01    20 "), "{text}");
+}
+
+#[test]
 fn non_deterministic_transform_is_reported() {
     let wh = warehouse_copy();
     let dir = tempfile::tempdir().unwrap();

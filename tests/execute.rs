@@ -243,6 +243,34 @@ fn status_counts_batches_by_state() {
 }
 
 #[test]
+fn a_statement_past_query_timeout_fails_its_batch_and_stops_the_run_with_exit_3() {
+    let wh = warehouse_copy();
+    // No statement plans and writes a batch within a millisecond: the first write times out.
+    let spec = spec_for(wh.path(), &[("query_timeout: 10m", "query_timeout: 1ms"), ("max_concurrency: 2", "max_concurrency: 1")]);
+    let out = execute(&spec, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("write_batch of batch 1 ran longer than execution.query_timeout (1ms); the batch is not done and the run stopped"), "{stderr}");
+    let batches = wh.path().join(format!("_backfills/{ID}/batches"));
+    let names: Vec<String> = std::fs::read_dir(&batches).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["0001.json"]);
+    let checkpoint: serde_json::Value = serde_json::from_slice(&std::fs::read(batches.join("0001.json")).unwrap()).unwrap();
+    assert_eq!((checkpoint["state"].as_str(), checkpoint["attempt"].as_u64()), (Some("failed"), Some(1)));
+    assert!(checkpoint["reason"].as_str().unwrap().contains("query_timeout"), "{checkpoint}");
+    let shadow = wh.path().join("finance/daily_revenue_v2");
+    assert!(!shadow.exists() || std::fs::read_dir(&shadow).unwrap().next().is_none(), "nothing may be committed");
+    assert!(!wh.path().join(format!("_backfills/{ID}/lock")).exists(), "the lease is released");
+
+    // Raising the timeout as the message says, the rerun redoes batch 1 and finishes.
+    let spec = spec_for(wh.path(), &[("max_concurrency: 2", "max_concurrency: 1")]);
+    let out = execute(&spec, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let checkpoint: serde_json::Value = serde_json::from_slice(&std::fs::read(batches.join("0001.json")).unwrap()).unwrap();
+    assert_eq!((checkpoint["state"].as_str(), checkpoint["attempt"].as_u64()), (Some("done"), Some(2)));
+    assert_eq!(partitions_in_shadow(wh.path()).len(), 546);
+}
+
+#[test]
 fn a_plan_estimated_above_the_byte_budget_is_refused_before_anything_runs() {
     let wh = warehouse_copy();
     let before = tree_digest(wh.path());

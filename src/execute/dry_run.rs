@@ -63,6 +63,10 @@ pub struct DryRun {
     pub changed_rows: Table,
     /// Rows the correction leaves as they are (at most `sample_rows`).
     pub unchanged_rows: Table,
+    /// Rows the transform adds: keys only in its output (at most `sample_rows`).
+    pub added_rows: Table,
+    /// Rows the transform removes: keys only in the base (at most `sample_rows`).
+    pub removed_rows: Table,
     /// Partitions in the range the spec excludes.
     pub excluded: Vec<NaiveDate>,
     /// Partitions to recompute for which no source table has a partition.
@@ -173,15 +177,15 @@ pub async fn dry_run(plan: &Plan, wh: &Warehouse, templates: &Templates, sample:
         .zip(&totals.metrics)
         .map(|(m, pair)| MetricDelta { name: m.name.clone(), old: pair.old.unwrap_or(0.0), new: pair.new.unwrap_or(0.0), percent: pair.percent(), expected: m.expected_delta })
         .collect();
-    let changed_rows = reconciliation.top_changes.clone();
-    let unchanged_rows = reconciliation.unchanged_sample.clone();
 
     Ok(DryRun {
         sampled,
         classes,
         metrics,
-        changed_rows,
-        unchanged_rows,
+        changed_rows: reconciliation.top_changes.clone(),
+        unchanged_rows: reconciliation.unchanged_sample.clone(),
+        added_rows: reconciliation.added_sample.clone(),
+        removed_rows: reconciliation.removed_sample.clone(),
         excluded: spec.source_range.exclude.iter().copied().collect(),
         without_source: plan.without_source.clone(),
         deterministic,

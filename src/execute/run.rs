@@ -413,12 +413,40 @@ impl BatchRunner {
         Ok(r)
     }
 
+    /// Run one batch. A statement that outlives `query_timeout` leaves a failed checkpoint
+    /// saying so (the batch is redone on the next run) and stops the run.
     async fn run(&self, batch: &Batch, attempt: u32) -> Result<Checkpoint, Error> {
-        let spec = &self.plan.spec;
         self.wait_for_live_pipeline().await?;
         self.progress.batch_started(batch);
-        let started = Instant::now();
         let started_at: DateTime<Utc> = Utc::now();
+        match self.attempt(batch, attempt, started_at).await {
+            Err(e @ Error::Timeout(_)) => {
+                let checkpoint = Checkpoint {
+                    batch: batch.number,
+                    state: BatchState::Failed,
+                    attempt,
+                    fingerprint: self.rendered.fingerprint.clone(),
+                    started_at,
+                    finished_at: Utc::now(),
+                    partitions: batch.partitions.clone(),
+                    rows_written: 0,
+                    bytes_scanned: 0,
+                    timings: state::Timings::default(),
+                    reconciliation: Reconciliation::default(),
+                    gates: Vec::new(),
+                    base_files: Vec::new(),
+                    reason: Some(e.to_string().lines().next().unwrap_or_default().to_string()),
+                };
+                state::write_json(&self.wh, &self.dir.checkpoint(batch.number), &checkpoint).await?;
+                Err(e)
+            }
+            other => other,
+        }
+    }
+
+    async fn attempt(&self, batch: &Batch, attempt: u32, started_at: DateTime<Utc>) -> Result<Checkpoint, Error> {
+        let spec = &self.plan.spec;
+        let started = Instant::now();
         let n = Some(batch.number);
         state::delete_prefix(&self.wh, &self.dir.staging(batch.number)).await?;
         // The write keeps only rows of the batch's partitions, so a NULL key would vanish

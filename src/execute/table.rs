@@ -32,6 +32,15 @@ impl Table {
         Ok(table)
     }
 
+    /// The rows whose first cell is `class`, without that first column (splits the
+    /// `row_class` column of `reconcile_samples`). Columns are kept even with no rows.
+    pub fn rows_of_class(&self, class: &str) -> Table {
+        Table {
+            columns: self.columns.iter().skip(1).cloned().collect(),
+            rows: self.rows.iter().filter(|r| r.first().is_some_and(|c| c == class)).map(|r| r[1..].to_vec()).collect(),
+        }
+    }
+
     /// Aligned plain-text rendering, one line per row, indented by `indent` spaces.
     pub fn to_text(&self, indent: usize) -> String {
         let pad = " ".repeat(indent);

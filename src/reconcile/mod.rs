@@ -87,6 +87,12 @@ pub struct Reconciliation {
     pub top_changes: Table,
     /// Rows the correction leaves as they were (at most `sample_rows`).
     pub unchanged_sample: Table,
+    /// Rows only in the shadow (at most `sample_rows`).
+    #[serde(default)]
+    pub added_sample: Table,
+    /// Rows only in the base (at most `sample_rows`).
+    #[serde(default)]
+    pub removed_sample: Table,
 }
 
 /// Rows by class, base vs recomputed (row-level reconciliation).
@@ -194,8 +200,11 @@ where
     if let Some(sql) = statement(Step::ReconcileTopChanges) {
         result.top_changes = table(run(Step::ReconcileTopChanges, sql).await?)?;
     }
-    if let Some(sql) = statement(Step::ReconcileUnchangedSample) {
-        result.unchanged_sample = table(run(Step::ReconcileUnchangedSample, sql).await?)?;
+    if let Some(sql) = statement(Step::ReconcileSamples) {
+        let samples = table(run(Step::ReconcileSamples, sql).await?)?;
+        result.unchanged_sample = samples.rows_of_class("unchanged");
+        result.added_sample = samples.rows_of_class("added");
+        result.removed_sample = samples.rows_of_class("removed");
     }
     result.partitions = by_day.into_values().collect();
     Ok(result)

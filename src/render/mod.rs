@@ -81,8 +81,8 @@ pub enum Step {
     ReconcileRows,
     /// Row-level: the largest changes.
     ReconcileTopChanges,
-    /// Row-level: a sample of unchanged rows.
-    ReconcileUnchangedSample,
+    /// Row-level: a sample of unchanged, added and removed rows.
+    ReconcileSamples,
     /// Publish: redefine the consumer view in one catalog commit.
     ViewSwap,
     /// Publish: the release-ledger row.
@@ -106,7 +106,7 @@ impl Step {
             Step::ReconcileUniqueKeys => "reconcile_unique_keys",
             Step::ReconcileRows => "reconcile_rows",
             Step::ReconcileTopChanges => "reconcile_top_changes",
-            Step::ReconcileUnchangedSample => "reconcile_unchanged_sample",
+            Step::ReconcileSamples => "reconcile_samples",
             Step::ViewSwap => "view_swap",
             Step::LedgerPublish | Step::LedgerRollback => "ledger_insert",
             Step::Rollback => "rollback",
@@ -134,7 +134,7 @@ impl Step {
             Step::ReconcileUniqueKeys => "reconcile, structural: duplicate keys in the shadow",
             Step::ReconcileRows => "reconcile, row-level: unchanged / changed / added / removed",
             Step::ReconcileTopChanges => "reconcile, row-level: largest changes",
-            Step::ReconcileUnchangedSample => "reconcile, row-level: sample of unchanged rows",
+            Step::ReconcileSamples => "reconcile, row-level: sample of unchanged, added and removed rows",
             Step::ViewSwap => "publish: swap the consumer view (one atomic catalog commit)",
             Step::LedgerPublish => "publish: record the release in governance.data_releases",
             Step::Rollback => "restore the consumer view's previous body",
@@ -152,7 +152,7 @@ impl Step {
         if v.unique_keys {
             steps.push(Step::ReconcileUniqueKeys);
         }
-        steps.extend([Step::ReconcileRows, Step::ReconcileTopChanges, Step::ReconcileUnchangedSample]);
+        steps.extend([Step::ReconcileRows, Step::ReconcileTopChanges, Step::ReconcileSamples]);
         steps
     }
 }
@@ -400,15 +400,27 @@ pub fn check_parses(sql: &str) -> Result<(), String> {
     }
 }
 
+/// The `execution` fields the fingerprint leaves out: throttles, which change how fast
+/// and how carefully a run goes but never what it writes or checks. A run can be slowed
+/// down, given a longer `query_timeout` or a larger byte budget, and resumed.
+pub const THROTTLES: [&str; 5] = ["max_concurrency", "pause_between_batches", "query_timeout", "max_bytes_scanned", "live_pipeline_marker"];
+
 /// sha256 over the tool version, the dialect, the normalized spec (JSON, defaults
-/// filled, no paths) and every statement with its step and batch. Hex, 64 characters.
+/// filled, no paths, no [`THROTTLES`]) and every statement with its step and batch. Hex,
+/// 64 characters.
 pub fn fingerprint(plan: &Plan, statements: &[Statement]) -> String {
     let mut h = Sha256::new();
     h.update(TOOL_VERSION.as_bytes());
     h.update(b"\n");
     h.update(DIALECT.as_bytes());
     h.update(b"\n");
-    h.update(serde_json::to_vec(&plan.spec).expect("a spec always serializes"));
+    let mut spec = serde_json::to_value(&plan.spec).expect("a spec always serializes");
+    if let Some(execution) = spec.get_mut("execution").and_then(|e| e.as_object_mut()) {
+        for field in THROTTLES {
+            execution.remove(field);
+        }
+    }
+    h.update(serde_json::to_vec(&spec).expect("a spec always serializes"));
     for s in statements {
         h.update(format!("\n-- {} {:?}\n", s.step, s.batch).as_bytes());
         h.update(s.sql.as_bytes());

@@ -23,7 +23,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("reconcile_unique_keys", include_str!("../../templates/datafusion/reconcile_unique_keys.sql.j2")),
     ("reconcile_rows", include_str!("../../templates/datafusion/reconcile_rows.sql.j2")),
     ("reconcile_top_changes", include_str!("../../templates/datafusion/reconcile_top_changes.sql.j2")),
-    ("reconcile_unchanged_sample", include_str!("../../templates/datafusion/reconcile_unchanged_sample.sql.j2")),
+    ("reconcile_samples", include_str!("../../templates/datafusion/reconcile_samples.sql.j2")),
     ("view_swap", include_str!("../../templates/datafusion/view_swap.sql.j2")),
     ("rollback", include_str!("../../templates/datafusion/rollback.sql.j2")),
     ("ledger_insert", include_str!("../../templates/datafusion/ledger_insert.sql.j2")),

@@ -13,7 +13,7 @@ use crate::execute::state::{BatchState, Checkpoint};
 use crate::execute::Table;
 use crate::plan::Plan;
 use crate::reconcile::gates::{self, Outlier};
-use crate::reconcile::{Gate, PartitionResult, RowClasses, Totals};
+use crate::reconcile::{Gate, PartitionResult, Reconciliation, RowClasses, Totals};
 use crate::spec::DeltaRange;
 
 /// Version of the JSON report's shape; bumped on incompatible changes.
@@ -54,6 +54,10 @@ pub struct Report {
     pub top_changes: Table,
     /// Rows left as they were (at most `sample_rows`).
     pub unchanged_sample: Table,
+    /// Rows only in the shadow: the first `sample_rows` over the batches, in batch order.
+    pub added_sample: Table,
+    /// Rows only in the base: the first `sample_rows` over the batches, in batch order.
+    pub removed_sample: Table,
     /// Partitions of the range left alone: excluded, or without source data.
     pub skipped: Skipped,
     /// Downstream dependents (catalog views and declared).
@@ -176,14 +180,10 @@ pub fn build(plan: &Plan, fingerprint: &str, checkpoints: &[Checkpoint]) -> Repo
 
     let limit = spec.validation.sample_rows as usize;
     let top_changes = merge_top_changes(reconciled.iter().map(|c| &c.reconciliation.top_changes), crate::render::order_column(plan).as_deref(), limit);
-    let mut unchanged_sample = Table::default();
-    for c in &reconciled {
-        let t = &c.reconciliation.unchanged_sample;
-        if unchanged_sample.columns.is_empty() {
-            unchanged_sample.columns = t.columns.clone();
-        }
-        unchanged_sample.rows.extend(t.rows.iter().take(limit.saturating_sub(unchanged_sample.rows.len())).cloned());
-    }
+    let sample = |pick: fn(&Reconciliation) -> &Table| first_rows(reconciled.iter().map(|c| pick(&c.reconciliation)), limit);
+    let unchanged_sample = sample(|r| &r.unchanged_sample);
+    let added_sample = sample(|r| &r.added_sample);
+    let removed_sample = sample(|r| &r.removed_sample);
 
     Report {
         schema_version: SCHEMA_VERSION,
@@ -210,6 +210,8 @@ pub fn build(plan: &Plan, fingerprint: &str, checkpoints: &[Checkpoint]) -> Repo
         outliers: gates::outliers(spec, &partitions),
         top_changes,
         unchanged_sample,
+        added_sample,
+        removed_sample,
         skipped: Skipped { excluded: spec.source_range.exclude.iter().copied().collect(), without_source: plan.without_source.clone() },
         downstream: plan.downstream.iter().map(|d| d.to_string()).collect(),
         partitions,
@@ -238,5 +240,17 @@ fn merge_top_changes<'a>(tables: impl Iterator<Item = &'a Table>, order: Option<
         }
     }
     out.rows.truncate(limit);
+    out
+}
+
+/// The first `limit` rows of `tables`, in order, under the first table's columns.
+fn first_rows<'a>(tables: impl Iterator<Item = &'a Table>, limit: usize) -> Table {
+    let mut out = Table::default();
+    for t in tables {
+        if out.columns.is_empty() {
+            out.columns = t.columns.clone();
+        }
+        out.rows.extend(t.rows.iter().take(limit.saturating_sub(out.rows.len())).cloned());
+    }
     out
 }

@@ -156,10 +156,10 @@ fn text(r: &DryRun, plan: &backfill::plan::Plan, args: &Args, global: &Global) -
         let _ = writeln!(o, "  outlier {} {} {pct}", x.partition, x.metric);
     }
     let limit = plan.spec.validation.sample_rows;
-    let _ = writeln!(o, "\nlargest changes (up to {limit}):");
-    o.push_str(&if r.changed_rows.rows.is_empty() { "  none\n".to_string() } else { r.changed_rows.to_text(2) });
-    let _ = writeln!(o, "\nunchanged rows (up to {limit}):");
-    o.push_str(&if r.unchanged_rows.rows.is_empty() { "  none\n".to_string() } else { r.unchanged_rows.to_text(2) });
+    for (title, rows) in [("largest changes", &r.changed_rows), ("unchanged rows", &r.unchanged_rows), ("added rows", &r.added_rows), ("removed rows", &r.removed_rows)] {
+        let _ = writeln!(o, "\n{title} (up to {limit}):");
+        o.push_str(&if rows.rows.is_empty() { "  none\n".to_string() } else { rows.to_text(2) });
+    }
     let e = &r.estimate;
     let _ = writeln!(o, "\nfull run: {} partitions in {} batches; estimated {} source rows, {} read", plan.partitions.len(), plan.batches.len(), thousands(e.rows), bytes(e.bytes));
     let warehouse = global.warehouse.as_ref().map(|w| format!(" --warehouse {w}")).unwrap_or_default();
