@@ -263,6 +263,32 @@ fn bytes_scanned(plan: &Arc<dyn ExecutionPlan>) -> u64 {
     own + plan.children().iter().map(|c| bytes_scanned(c)).sum::<u64>()
 }
 
+/// Save `s` under `sql/`, then run it in `ctx` under `limit`; returns its batches and
+/// the bytes it read. Owns its arguments so that it can run as a task of its own.
+///
+/// Errors: [`Error::Timeout`] (exit 3) past `limit`; engine and store errors.
+async fn run_statement(wh: Warehouse, dir: BackfillDir, ctx: SessionContext, s: Statement, limit: Duration) -> Result<(Vec<RecordBatch>, u64), Error> {
+    save_sql(&wh, &dir, &s).await?;
+    let t0 = Instant::now();
+    let work = async {
+        let df = ctx.sql(&s.sql).await.map_err(engine)?;
+        let physical = df.create_physical_plan().await.map_err(engine)?;
+        let planned = t0.elapsed().as_millis() as u64;
+        let batches = collect(physical.clone(), ctx.task_ctx()).await.map_err(engine)?;
+        tracing::debug!(step = %s.step, batch = s.batch.unwrap_or_default(), planned_ms = planned, ms = t0.elapsed().as_millis() as u64, "statement");
+        Ok::<_, Error>((batches, bytes_scanned(&physical)))
+    };
+    match tokio::time::timeout(limit, work).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::Timeout(format!(
+            "{} of batch {} ran longer than execution.query_timeout ({}); the batch is not done and the run stopped\n  fix: raise query_timeout or make batches smaller, then rerun",
+            s.step,
+            s.batch.unwrap_or_default(),
+            humantime::format_duration(limit)
+        ))),
+    }
+}
+
 struct BatchRunner {
     plan: Arc<Plan>,
     rendered: Arc<RenderedPlan>,
@@ -314,31 +340,7 @@ impl BatchRunner {
 
     /// Run a statement under `query_timeout`; returns its batches and the bytes it read.
     async fn timed(&self, s: &Statement) -> Result<(Vec<RecordBatch>, u64), Error> {
-        self.timed_in(&self.ctx, s).await
-    }
-
-    /// [`Self::timed`] in another session.
-    async fn timed_in(&self, ctx: &SessionContext, s: &Statement) -> Result<(Vec<RecordBatch>, u64), Error> {
-        save_sql(&self.wh, &self.dir, s).await?;
-        let limit = self.plan.spec.execution.query_timeout;
-        let t0 = Instant::now();
-        let work = async {
-            let df = ctx.sql(&s.sql).await.map_err(engine)?;
-            let physical = df.create_physical_plan().await.map_err(engine)?;
-            let planned = t0.elapsed().as_millis() as u64;
-            let batches = collect(physical.clone(), ctx.task_ctx()).await.map_err(engine)?;
-            tracing::debug!(step = %s.step, batch = s.batch.unwrap_or_default(), planned_ms = planned, ms = t0.elapsed().as_millis() as u64, "statement");
-            Ok::<_, Error>((batches, bytes_scanned(&physical)))
-        };
-        match tokio::time::timeout(limit, work).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Timeout(format!(
-                "{} of batch {} ran longer than execution.query_timeout ({}); the batch is not done and the run stopped\n  fix: raise query_timeout or make batches smaller, then rerun",
-                s.step,
-                s.batch.unwrap_or_default(),
-                humantime::format_duration(limit)
-            ))),
-        }
+        run_statement(self.wh.clone(), self.dir.clone(), self.ctx.clone(), s.clone(), self.plan.spec.execution.query_timeout).await
     }
 
     /// Move the staged files of each partition into the shadow, then delete what older
@@ -402,10 +404,20 @@ impl BatchRunner {
         let n = Some(batch.number);
         let find = |step: Step| self.rendered.statements.iter().find(|s| s.step == step && s.batch == n);
         let mut r = reconcile::reconcile(spec, |step| find(step).map(|s| s.sql.as_str()), |step, _sql| {
-            let ctx = &ctx;
+            // Each statement is its own task, so that a batch's statements plan on
+            // separate cores.
+            let s = find(step).expect("found above").clone();
+            let task = tokio::spawn(run_statement(self.wh.clone(), self.dir.clone(), ctx.clone(), s, spec.execution.query_timeout));
+            // When one statement fails the others are dropped: stop their tasks too.
+            let abort = task.abort_handle();
+            let guard = scopeguard(move || abort.abort());
             async move {
-                let s = find(step).expect("found above");
-                Ok(self.timed_in(ctx, s).await?.0)
+                let _guard = guard;
+                match task.await {
+                    Ok(result) => Ok(result?.0),
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    Err(e) => Err(Error::Engine(Box::new(datafusion::error::DataFusionError::External(Box::new(e))))),
+                }
             }
         })
         .await?;
@@ -510,4 +522,17 @@ impl BatchRunner {
         }
         Ok(checkpoint)
     }
+}
+
+/// Runs `f` when dropped.
+fn scopeguard(f: impl FnOnce()) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    Guard(Some(f))
 }

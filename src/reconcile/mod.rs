@@ -171,8 +171,14 @@ where
             by_day.entry($day).or_insert_with(|| PartitionResult { partition: $day, metrics: vec![MetricPair::default(); n_metrics], nulls: vec![0; n_nulls], ..Default::default() })
         };
     }
-    if let Some(sql) = statement(Step::ReconcilePartitions) {
-        for b in run(Step::ReconcilePartitions, sql).await? {
+    // Every statement at once (the caller may run them on separate cores), then the results.
+    let steps = [Step::ReconcilePartitions, Step::ReconcileRows, Step::ReconcileUniqueKeys, Step::ReconcileTopChanges, Step::ReconcileSamples];
+    let present: Vec<(Step, &str)> = steps.into_iter().filter_map(|step| statement(step).map(|sql| (step, sql))).collect();
+    let outputs = futures::future::try_join_all(present.iter().map(|&(step, sql)| run(step, sql))).await?;
+    let mut outputs: Vec<(Step, Vec<RecordBatch>)> = present.iter().map(|&(step, _)| step).zip(outputs).collect();
+    let mut output = |step: Step| outputs.iter().position(|(s, _)| *s == step).map(|i| outputs.swap_remove(i).1);
+    if let Some(batches) = output(Step::ReconcilePartitions) {
+        for b in batches {
             for (row, day) in days(&b, key)?.into_iter().enumerate() {
                 let count = |c: &str| number(&b, c, row).map(|v| v.unwrap_or(0.0) as u64);
                 let (base_rows, shadow_rows) = (count("base_rows")?, count("shadow_rows")?);
@@ -183,8 +189,8 @@ where
             }
         }
     }
-    if let Some(sql) = statement(Step::ReconcileRows) {
-        for b in run(Step::ReconcileRows, sql).await? {
+    if let Some(batches) = output(Step::ReconcileRows) {
+        for b in batches {
             for (row, day) in days(&b, key)?.into_iter().enumerate() {
                 let get = |c: &str| number(&b, c, row).map(|v| v.unwrap_or(0.0) as u64);
                 let (unchanged, changed, added, removed) = (get("unchanged")?, get("changed")?, get("added")?, get("removed")?);
@@ -194,14 +200,14 @@ where
         }
     }
     let table = |batches: Vec<RecordBatch>| Table::from_batches(&batches).map_err(|e| engine(e.into()));
-    if let Some(sql) = statement(Step::ReconcileUniqueKeys) {
-        result.duplicate_keys = table(run(Step::ReconcileUniqueKeys, sql).await?)?;
+    if let Some(batches) = output(Step::ReconcileUniqueKeys) {
+        result.duplicate_keys = table(batches)?;
     }
-    if let Some(sql) = statement(Step::ReconcileTopChanges) {
-        result.top_changes = table(run(Step::ReconcileTopChanges, sql).await?)?;
+    if let Some(batches) = output(Step::ReconcileTopChanges) {
+        result.top_changes = table(batches)?;
     }
-    if let Some(sql) = statement(Step::ReconcileSamples) {
-        let samples = table(run(Step::ReconcileSamples, sql).await?)?;
+    if let Some(batches) = output(Step::ReconcileSamples) {
+        let samples = table(batches)?;
         result.unchanged_sample = samples.rows_of_class("unchanged");
         result.added_sample = samples.rows_of_class("added");
         result.removed_sample = samples.rows_of_class("removed");
