@@ -9,5 +9,6 @@ mod execute;
 mod help;
 mod plan_cli;
 mod publish;
+mod pruning;
 mod reconcile;
 mod roundtrip;

@@ -9,7 +9,8 @@
 //! array, and scans each matching partition with an equality filter, the scans joined by
 //! a union. The rows are exactly those the wrapped table would return.
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, StringArray};
@@ -26,8 +27,9 @@ use datafusion::logical_expr::{lit, Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
 use datafusion::physical_plan::ExecutionPlan;
-use object_store::path::Path as ObjectPath;
-use object_store::ObjectStore;
+use datafusion::execution::cache::TableScopedPath;
+use futures::TryStreamExt;
+use object_store::ObjectMeta;
 
 /// Above this many matching partitions the wrapped table prunes by itself: one union
 /// input per partition would cost more than its per-file filter.
@@ -38,40 +40,63 @@ pub const MAX_SPLIT: usize = 64;
 #[derive(Debug)]
 pub struct PartitionPruned {
     inner: Arc<ListingTable>,
-    store: Arc<dyn ObjectStore>,
-    /// The table's folder, e.g. `staging/lineitem`.
-    prefix: ObjectPath,
     /// The partition column's name and type.
     key: (String, DataType),
+    /// The cached listing partition values were last computed from, and those values.
+    memo: Mutex<Option<(Arc<Vec<ObjectMeta>>, Option<Arc<Vec<String>>>)>>,
 }
 
 impl PartitionPruned {
-    /// Wrap `inner`, whose files live under `prefix` of `store` in `key=value` folders.
-    pub fn new(inner: Arc<ListingTable>, store: Arc<dyn ObjectStore>, prefix: ObjectPath, key: (String, DataType)) -> Self {
-        Self { inner, store, prefix, key }
+    /// Wrap `inner`, whose files live in `key=value` folders.
+    pub fn new(inner: Arc<ListingTable>, key: (String, DataType)) -> Self {
+        Self { inner, key, memo: Mutex::new(None) }
     }
 
-    /// The raw values of every `key=value` folder, or `None` when a value is
-    /// percent-encoded (then the wrapped table, which decodes, prunes by itself).
-    async fn partition_values(&self) -> Result<Option<Vec<String>>> {
-        let listed = self.store.list_with_delimiter(Some(&self.prefix)).await?;
-        let wanted = format!("{}=", self.key.0);
-        let mut values = Vec::new();
-        for folder in &listed.common_prefixes {
-            let Some(value) = folder.filename().and_then(|f| f.strip_prefix(&wanted)) else { continue };
-            if value.contains('%') {
-                return Ok(None);
+    /// The raw values of every `key=value` folder holding a Parquet file, from the same
+    /// cached listing the wrapped table scans (computed once per cached listing); `None`
+    /// when a value is percent-encoded (then the wrapped table, which decodes, prunes by
+    /// itself).
+    async fn partition_values(&self, state: &dyn Session) -> Result<Option<Arc<Vec<String>>>> {
+        let Some(url) = self.inner.table_paths().first() else { return Ok(None) };
+        let depth = url.prefix().parts().count();
+        let cache = state.runtime_env().cache_manager.get_list_files_cache();
+        let key = TableScopedPath { table: url.get_table_ref().clone(), path: url.prefix().clone() };
+        if let Some(listing) = cache.as_ref().and_then(|c| c.get(&key)) {
+            let mut memo = self.memo.lock().expect("memo lock");
+            if let Some((_, values)) = memo.as_ref().filter(|(files, _)| Arc::ptr_eq(files, &listing.files)) {
+                return Ok(values.clone());
             }
-            values.push(value.to_string());
+            let values = self.values_in(&listing.files, depth);
+            *memo = Some((Arc::clone(&listing.files), values.clone()));
+            return Ok(values);
         }
-        Ok(Some(values))
+        let store = state.runtime_env().object_store(url.object_store())?;
+        let files: Vec<ObjectMeta> = url.list_prefixed_files(state, store.as_ref(), None, ".parquet").await?.try_collect().await?;
+        Ok(self.values_in(&files, depth))
+    }
+
+    /// The partition values of `files` (see [`Self::partition_values`]).
+    fn values_in(&self, files: &[ObjectMeta], depth: usize) -> Option<Arc<Vec<String>>> {
+        let wanted = format!("{}=", self.key.0);
+        let mut values = BTreeSet::new();
+        for file in files.iter().filter(|f| f.location.extension() == Some("parquet")) {
+            let Some(folder) = file.location.parts().nth(depth) else { continue };
+            let Some(value) = folder.as_ref().strip_prefix(&wanted) else { continue };
+            if value.contains('%') {
+                return None;
+            }
+            if !values.contains(value) {
+                values.insert(value.to_string());
+            }
+        }
+        Some(Arc::new(values.into_iter().collect()))
     }
 
     /// The values among `values` for which every filter holds, evaluated as one array.
-    fn matching(&self, values: Vec<String>, filters: &[Expr], state: &dyn Session) -> Result<Vec<ScalarValue>> {
+    fn matching(&self, values: &[String], filters: &[Expr], state: &dyn Session) -> Result<Vec<ScalarValue>> {
         let (name, data_type) = &self.key;
         let schema = Arc::new(Schema::new(vec![Field::new(name, data_type.clone(), true)]));
-        let raw: ArrayRef = Arc::new(StringArray::from(values));
+        let raw: ArrayRef = Arc::new(StringArray::from_iter_values(values));
         let typed = cast(&raw, data_type)?;
         let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::clone(&typed)])?;
         let filter = conjunction(filters.iter().cloned()).unwrap_or_else(|| lit(true));
@@ -105,8 +130,8 @@ impl TableProvider for PartitionPruned {
         if partition.is_empty() {
             return self.inner.scan(state, projection, filters, limit).await;
         }
-        let Some(values) = self.partition_values().await? else { return self.inner.scan(state, projection, filters, limit).await };
-        let matching = self.matching(values, &partition, state)?;
+        let Some(values) = self.partition_values(state).await? else { return self.inner.scan(state, projection, filters, limit).await };
+        let matching = self.matching(&values, &partition, state)?;
         if matching.is_empty() {
             let schema = match projection {
                 Some(p) => Arc::new(self.schema().project(p)?),

@@ -15,8 +15,6 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::common::TableReference;
 use datafusion::datasource::TableProvider;
-use datafusion::execution::object_store::ObjectStoreUrl;
-use object_store::path::Path as ObjectPath;
 use url::Url;
 
 use super::pruning::PartitionPruned;
@@ -131,10 +129,7 @@ pub async fn register_table(ctx: &SessionContext, table: &TableName, partitions:
     };
     let provider = Arc::new(ListingTable::try_new(config).map_err(engine)?);
     let provider: Arc<dyn TableProvider> = match partitions_of(&provider) {
-        Some(key) => {
-            let store = ctx.runtime_env().object_store(ObjectStoreUrl::parse(WAREHOUSE_URL).map_err(engine)?).map_err(engine)?;
-            Arc::new(PartitionPruned::new(provider, store, ObjectPath::from(table.prefix().trim_end_matches('/')), key))
-        }
+        Some(key) => Arc::new(PartitionPruned::new(provider, key)),
         None => provider,
     };
     let reference = TableReference::partial(table.schema.as_str(), table.table.as_str());
