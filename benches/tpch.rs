@@ -109,7 +109,7 @@ fn main() {
     println!("  bare COPY … PARTITIONED BY {:>8.2?}  ({bare_partitions} partitions)", bare_time);
     println!("  ratio                   {:>8.2}", run_time.as_secs_f64() / bare_time.as_secs_f64());
     println!("  batch writes, summed    {:>8.0} ms", write_ms);
-    println!("  reconciliation, summed  {:>8.0} ms  ({:.2} of the writes; base and shadow reads and all seven statements)", reconcile_ms, reconcile_ms / write_ms);
+    println!("  reconciliation, summed  {:>8.0} ms  ({:.2} of the writes; base and shadow reads and every reconciliation statement)", reconcile_ms, reconcile_ms / write_ms);
     match rss {
         Some(bytes) => println!("  peak RSS of the run     {:>8.1} MiB", bytes as f64 / (1024.0 * 1024.0)),
         None => println!("  peak RSS of the run     unknown (no /proc/self/status)"),
