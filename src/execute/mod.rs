@@ -5,6 +5,7 @@
 //! checkpoints and lease in [`state`]. [`pruning`] makes a scan of a few partitions of a
 //! large table cheap to plan.
 
+mod batch;
 pub mod dry_run;
 pub mod output;
 pub mod pruning;
