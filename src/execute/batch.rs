@@ -177,7 +177,7 @@ impl BatchRunner {
             .buffered(READ_CONCURRENCY)
             .try_collect()
             .await?;
-        let mut loaded = Loaded { schema: schema.clone(), rows: Vec::new(), files: Vec::new() };
+        let mut loaded = Loaded { schema, rows: Vec::new(), files: Vec::new() };
         for part in parts {
             loaded.files.extend(part.files.into_iter().map(|f| BaseFile { path: f.path, size: f.size }));
             loaded.rows.extend(part.rows);
@@ -203,11 +203,7 @@ impl BatchRunner {
             let guard = scopeguard(move || abort.abort());
             async move {
                 let _guard = guard;
-                match task.await {
-                    Ok(result) => Ok(result?.0),
-                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                    Err(e) => Err(Error::Engine(Box::new(datafusion::error::DataFusionError::External(Box::new(e))))),
-                }
+                Ok(joined(task.await)?.0)
             }
         })
         .await?;
@@ -311,6 +307,16 @@ impl BatchRunner {
             tokio::time::sleep(spec.execution.pause_between_batches).await;
         }
         Ok(checkpoint)
+    }
+}
+
+/// The outcome of a finished task: its own result, a panic passed on, or a cancellation
+/// as an engine error.
+pub(super) fn joined<T>(outcome: Result<Result<T, Error>, tokio::task::JoinError>) -> Result<T, Error> {
+    match outcome {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(Error::Engine(Box::new(datafusion::error::DataFusionError::External(Box::new(e))))),
     }
 }
 

@@ -17,7 +17,7 @@ use chrono::Utc;
 use datafusion::common::TableReference;
 use object_store::path::Path as ObjectPath;
 
-use super::batch::{save_sql, statement, BatchRunner};
+use super::batch::{joined, save_sql, statement, BatchRunner};
 use super::session::{self, SessionOptions};
 use super::state::{self, BackfillDir, Checkpoint, Lease, PlanRecord, BatchState};
 use super::output;
@@ -187,12 +187,10 @@ async fn execute_leased(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, op
             let (runner, attempt) = (Arc::clone(&runner), attempts(batch.number) + 1);
             tasks.spawn(async move { runner.run(&batch, attempt).await });
         }
-        let Some(joined) = tasks.join_next().await else { break Ok(()) };
-        let checkpoint = match joined {
-            Ok(Ok(checkpoint)) => checkpoint,
-            Ok(Err(e)) => break Err(e),
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => break Err(Error::Engine(Box::new(datafusion::error::DataFusionError::External(Box::new(e))))),
+        let Some(finished) = tasks.join_next().await else { break Ok(()) };
+        let checkpoint = match joined(finished) {
+            Ok(checkpoint) => checkpoint,
+            Err(e) => break Err(e),
         };
         summary.done += 1;
         summary.rows_written += checkpoint.rows_written;
