@@ -63,6 +63,17 @@ pub enum Error {
         /// The parser's message.
         message: String,
     },
+    /// A statement's result lacks a column that backfill reads: a template (or its
+    /// `--templates` override) renamed or dropped it. Never read as 0.
+    #[error("the result of {statement} has no column `{column}`, which backfill reads (its columns: {present})\n  fix: restore the column in templates/datafusion/{statement}.sql.j2, or in its --templates override")]
+    MissingColumn {
+        /// The statement's step name, e.g. `reconcile_partitions`.
+        statement: String,
+        /// The column read.
+        column: String,
+        /// The columns the result has.
+        present: String,
+    },
     /// A statement ran longer than `execution.query_timeout`.
     #[error("{0}")]
     Timeout(String),
@@ -84,7 +95,7 @@ impl Error {
     /// Whose fault this is.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Spec(_) | Error::Render(_) | Error::Usage(_) => ErrorKind::Input,
+            Error::Spec(_) | Error::Render(_) | Error::Usage(_) | Error::MissingColumn { .. } => ErrorKind::Input,
             Error::Conflict(_) | Error::Catalog(CatalogError::Conflict { .. }) => ErrorKind::Conflict,
             Error::Gate(_) => ErrorKind::Refused,
             Error::Warehouse(WarehouseError::Location { .. }) => ErrorKind::Input,

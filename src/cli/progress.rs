@@ -9,7 +9,8 @@ use backfill::execute::run::Progress;
 use backfill::execute::state::{BatchState, Checkpoint};
 use backfill::plan::Batch;
 
-use super::common::{bytes, thousands};
+use super::common::bytes;
+use backfill::number::count;
 
 /// Reports batches as they finish.
 pub struct Reporter {
@@ -52,7 +53,7 @@ impl Progress for Reporter {
             c.batch,
             self.total,
             c.partitions.len(),
-            thousands(c.rows_written),
+            count(c.rows_written),
             bytes(c.bytes_scanned),
             elapsed,
             c.attempt
@@ -60,7 +61,7 @@ impl Progress for Reporter {
         match &self.bar {
             Some(bar) => {
                 bar.inc(1);
-                bar.set_message(format!("{} rows in batch {}", thousands(c.rows_written), c.batch));
+                bar.set_message(format!("{} rows in batch {}", count(c.rows_written), c.batch));
                 if c.state == BatchState::Failed {
                     bar.println(line);
                 }

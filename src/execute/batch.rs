@@ -24,7 +24,7 @@ use super::session;
 use super::state::{self, BackfillDir, BaseFile, BatchState, Checkpoint, Lease};
 use crate::error::{engine, store_err};
 use crate::plan::{Batch, Plan};
-use crate::reconcile::{self, gates, Gate, Reconciliation, Totals};
+use crate::reconcile::{self, gates, Gate, Reconciliation};
 use crate::render::{RenderedPlan, Statement, Step};
 use crate::spec::TableName;
 use crate::warehouse::Warehouse;
@@ -33,7 +33,6 @@ use crate::Error;
 /// Partitions read at once when a batch's two sides are loaded for reconciliation.
 const READ_CONCURRENCY: usize = 8;
 
-/// The rendered statement of `step` (for `batch`).
 /// The rendered statement of `step` (for `batch`).
 pub(super) fn statement(rendered: &RenderedPlan, step: Step, batch: Option<u32>) -> &Statement {
     rendered.statements.iter().find(|s| s.step == step && s.batch == batch).expect("the plan renders every step it runs")
@@ -56,7 +55,7 @@ fn bytes_scanned(plan: &Arc<dyn ExecutionPlan>) -> u64 {
 /// the bytes it read. Owns its arguments so that it can run as a task of its own.
 ///
 /// Errors: [`Error::Timeout`] (exit 3) past `limit`; engine and store errors.
-async fn run_statement(wh: Warehouse, dir: BackfillDir, ctx: SessionContext, s: Statement, limit: Duration) -> Result<(Vec<RecordBatch>, u64), Error> {
+pub(super) async fn run_statement(wh: Warehouse, dir: BackfillDir, ctx: SessionContext, s: Statement, limit: Duration) -> Result<(Vec<RecordBatch>, u64), Error> {
     save_sql(&wh, &dir, &s).await?;
     let t0 = Instant::now();
     let work = async {
@@ -91,9 +90,6 @@ pub(super) struct BatchRunner {
     /// back only their own partition folders, listed directly, so no read can see a
     /// stale listing of files another batch has just committed.
     pub(super) shadow_lock: tokio::sync::Mutex<()>,
-    /// Metric totals over every done batch, this run's included; the cumulative
-    /// `expected_delta` gates check them.
-    pub(super) totals: std::sync::Mutex<Totals>,
     /// Base vs shadow columns as registered: the same for every batch.
     pub(super) schema_differences: Vec<String>,
 }
@@ -274,12 +270,8 @@ impl BatchRunner {
         let reconciliation = self.reconcile(batch, base_rows, shadow_rows).await?;
         reconcile_ms += phase.elapsed().as_secs_f64() * 1000.0;
         tracing::debug!(batch = batch.number, commit_ms = commit_ms as u64, reconcile_ms = reconcile_ms as u64, "committed and reconciled");
-        let gates = {
-            let mut totals = self.totals.lock().expect("totals lock");
-            totals.add(&reconciliation);
-            gates::check_batch(spec, &reconciliation, &totals, "cumulative")
-        };
-        let failed: Vec<&Gate> = gates.iter().filter(|g| !g.passed).collect();
+        let gates = gates::check_batch(spec, &reconciliation, &format!("batch {}", batch.number));
+        let failed: Vec<&Gate> = gates.iter().filter(|g| !g.passed()).collect();
         let reason = (!failed.is_empty()).then(|| failed.iter().map(|g| format!("{}: {}", g.name, g.detail)).collect::<Vec<_>>().join("; "));
         let checkpoint = Checkpoint {
             batch: batch.number,

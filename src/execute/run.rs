@@ -17,14 +17,14 @@ use chrono::Utc;
 use datafusion::common::TableReference;
 use object_store::path::Path as ObjectPath;
 
-use super::batch::{joined, save_sql, statement, BatchRunner};
+use super::batch::{joined, run_statement, save_sql, statement, BatchRunner};
 use super::session::{self, SessionOptions};
 use super::state::{self, BackfillDir, Checkpoint, Lease, PlanRecord, BatchState};
 use super::output;
 use crate::catalog;
 use crate::plan::{Batch, Plan};
 use crate::render::{RenderedPlan, Step};
-use crate::reconcile::{self, gates, Totals};
+use crate::reconcile::{self, RangeReconciliation};
 use crate::spec::TableName;
 use crate::warehouse::Warehouse;
 use crate::Error;
@@ -83,8 +83,10 @@ pub struct RunSummary {
 /// Errors: [`Error::Conflict`] (exit 4) when another run holds the lease;
 /// [`Error::Usage`] (exit 2) when the plan changed since the run began;
 /// [`Error::Spec`] (exit 2) when the transform's output does not fit the base;
-/// [`Error::Gate`] (exit 1) when a batch fails its row-count gate or the byte budget
-/// is exceeded; [`Error::Timeout`] (exit 3) when a statement runs past `query_timeout`.
+/// [`Error::Gate`] (exit 1) when a batch fails a gate, the whole range fails an
+/// `expected_delta` gate, or the byte budget is exceeded; [`Error::Timeout`] (exit 3)
+/// when a statement runs past `query_timeout`; [`Error::MissingColumn`] (exit 2, before
+/// any batch) when a reconciliation statement does not return a column backfill reads.
 pub async fn execute(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts: &ExecuteOptions, progress: Arc<dyn Progress>) -> Result<RunSummary, Error> {
     let spec = &plan.spec;
     let estimate = plan.estimate();
@@ -130,7 +132,7 @@ async fn execute_leased(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, op
             if prev.is_some() {
                 tracing::warn!("--restart: discarding the shadow and the checkpoints");
                 state::delete_prefix(wh, &ObjectPath::from(spec.target.shadow.prefix().trim_end_matches('/'))).await?;
-                for sub in ["batches", "staging", "sql"] {
+                for sub in ["batches", "staging", "sql", "range.json"] {
                     state::delete_prefix(wh, &ObjectPath::from(format!("{}/{sub}", dir.root()))).await?;
                 }
             }
@@ -153,10 +155,10 @@ async fn execute_leased(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, op
     let attempts = |b: u32| earlier.iter().find(|c| c.batch == b).map_or(0, |c| c.attempt);
     let pending: Vec<Batch> = plan.batches.iter().filter(|b| !done.contains(&b.number)).cloned().collect();
     let mut summary = RunSummary { skipped: done.len() as u32, ..Default::default() };
-
-    let mut totals = Totals::default();
-    for c in earlier.iter().filter(|c| done.contains(&c.batch)) {
-        totals.add(&c.reconciliation);
+    if let Some(first) = pending.first() {
+        check_result_columns(&ctx, rendered, spec, first.number).await?;
+        // The whole-range figures are recomputed after these batches; until then there are none.
+        state::delete_prefix(wh, &dir.range()).await?;
     }
     let registered = |t: &TableName| {
         let r = TableReference::partial(t.schema.as_str(), t.table.as_str());
@@ -173,7 +175,6 @@ async fn execute_leased(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, op
         lease: lease.clone(),
         progress,
         shadow_lock: tokio::sync::Mutex::new(()),
-        totals: std::sync::Mutex::new(totals),
         schema_differences,
     });
     // Each batch is its own task, so that batches plan and run on separate cores; at most
@@ -210,13 +211,45 @@ async fn execute_leased(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, op
         tasks.shutdown().await;
     }
     outcome?;
-    // Every batch is done: the metric gates once more, over the whole range.
-    let totals = runner.totals.lock().expect("totals lock").clone();
-    let failed: Vec<String> = gates::metric_gates(spec, &totals, "whole range").into_iter().filter(|g| !g.passed).map(|g| format!("{}: {}", g.name, g.detail)).collect();
+    // Every batch is done: each metric once over the whole range (DESIGN.md, numbers).
+    let range = whole_range(plan, rendered, wh, dir, &runner.ctx).await?;
+    let failed: Vec<String> = range.failed().iter().map(|g| format!("{}: {}", g.name, g.detail)).collect();
     if !failed.is_empty() {
-        return Err(Error::Gate(format!("the whole range failed its gates: {}\n  fix: correct the transform or the expected range, then rerun with --restart", failed.join("; "))));
+        return Err(Error::Gate(format!(
+            "every batch is done, but the whole range failed its gates: {}; nothing can be published\n  fix: correct the transform or the expected range, then rerun with --restart",
+            failed.join("; ")
+        )));
     }
     Ok(summary)
+}
+
+/// Plan the reconciliation statements of batch `batch` and the whole-range statement,
+/// and check that each returns every column backfill reads from it
+/// ([`reconcile::read::check_columns`]) before anything of a batch is written.
+///
+/// Errors: [`Error::MissingColumn`] (exit 2); engine errors when a statement does not plan.
+async fn check_result_columns(ctx: &datafusion::prelude::SessionContext, rendered: &RenderedPlan, spec: &crate::spec::Spec, batch: u32) -> Result<(), Error> {
+    let read = rendered.statements.iter().filter(|s| (s.batch == Some(batch) && s.step.name().starts_with("reconcile")) || s.step == Step::ReconcileRange);
+    for s in read {
+        let df = ctx.sql(&s.sql).await.map_err(engine)?;
+        let columns: Vec<String> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
+        reconcile::read::check_columns(spec, s.step, &columns)?;
+    }
+    Ok(())
+}
+
+/// Run `reconcile_range` over the shadow as committed and the base as it is now, check
+/// the `expected_delta` gates, and keep the result as `range.json`.
+///
+/// Errors: engine, store and timeout errors; a result that lacks a column.
+async fn whole_range(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, dir: &BackfillDir, ctx: &datafusion::prelude::SessionContext) -> Result<RangeReconciliation, Error> {
+    let spec = &plan.spec;
+    session::forget_listing(ctx, &spec.target.shadow);
+    let s = statement(rendered, Step::ReconcileRange, None).clone();
+    let (batches, _) = run_statement(wh.clone(), dir.clone(), ctx.clone(), s, spec.execution.query_timeout).await?;
+    let range = RangeReconciliation::from_result(spec, &batches, &rendered.fingerprint, plan.partitions.len() as u64, Utc::now())?;
+    state::write_json(wh, &dir.range(), &range).await?;
+    Ok(range)
 }
 
 /// Dotted paths where two JSON values differ, e.g. `execution.partitions_per_batch`.

@@ -30,6 +30,10 @@ impl BackfillDir {
     pub fn lock(&self) -> ObjectPath {
         ObjectPath::from(format!("{}/lock", self.root))
     }
+    /// `range.json`: the whole-range reconciliation, written when the last batch is done.
+    pub fn range(&self) -> ObjectPath {
+        ObjectPath::from(format!("{}/range.json", self.root))
+    }
     /// `batches/`.
     pub fn batches(&self) -> ObjectPath {
         ObjectPath::from(format!("{}/batches", self.root))

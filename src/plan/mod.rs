@@ -191,9 +191,18 @@ async fn base_columns(spec: &Spec, wh: &Warehouse, listing: &TableListing) -> Re
     let checks = spec.target.keys.iter().enumerate().map(|(i, k)| (format!("target.keys[{i}]"), k)).chain(
         spec.validation.not_null.iter().enumerate().map(|(i, c)| (format!("validation.not_null[{i}]"), c)),
     );
-    for (field, name) in checks {
+    let tolerances = spec.validation.value_tolerance.keys().map(|c| (format!("validation.value_tolerance.{c}"), c));
+    for (field, name) in checks.chain(tolerances.clone()) {
         if !columns.iter().any(|c| &c.name == name) {
             return Err(spec.error_at(&field, format!("column `{name}` does not exist in `{base}`; its columns: {}", all()), "name a column of the base table").into());
+        }
+    }
+    for (field, name) in tolerances {
+        let column = columns.iter().find(|c| &c.name == name).expect("checked above");
+        let t = &column.data_type;
+        let numeric = t.is_integer() || t.is_floating() || matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..));
+        if !numeric || column.is_partition || spec.target.keys.contains(name) {
+            return Err(spec.error_at(&field, format!("column `{name}` ({}) is not a numeric value column: a tolerance applies to decimal, integer or float columns that are not keys", column.sql_type), "remove the entry, or name a numeric non-key column").into());
         }
     }
     Ok(columns)

@@ -105,6 +105,16 @@ pub async fn publish(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts:
     if !missing.is_empty() {
         return refuse(format!("{} of {} batches are not done and passed: {}\n  fix: backfill run SPEC --execute, until every batch passes its gates", missing.len(), plan.batches.len(), abbreviate(&missing)));
     }
+    let range = state::read_json::<crate::reconcile::RangeReconciliation>(wh, &dir.range()).await?;
+    let last_batch = checkpoints.iter().filter(|c| done.contains(&c.batch)).map(|c| c.finished_at).max();
+    let range = match range {
+        Some(r) if r.fingerprint == record.fingerprint && last_batch.is_none_or(|t| r.computed_at >= t) => r,
+        _ => return refuse("the whole-range reconciliation has not been computed since the last batch finished\n  fix: backfill run SPEC --execute (it computes it once every batch is done)".into()),
+    };
+    let failed: Vec<String> = range.failed().iter().map(|g| format!("{}: {}", g.name, g.detail)).collect();
+    if !failed.is_empty() {
+        return refuse(format!("the whole range failed its gates: {}\n  fix: correct the transform or the expected range, then run --execute --restart", failed.join("; ")));
+    }
     let moved = changed_base_partitions(wh, spec, checkpoints.iter().filter(|c| done.contains(&c.batch)).flat_map(|c| c.base_files.iter())).await?;
     if !moved.is_empty() {
         return refuse(format!(
@@ -119,7 +129,7 @@ pub async fn publish(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts:
     let swap = rendered.statements.iter().find(|s| s.step == Step::ViewSwap).expect("the plan renders the view swap");
     let body = view_body(&swap.sql)?;
 
-    let report = crate::report::build(plan, &record.fingerprint, &checkpoints);
+    let report = crate::report::build(plan, &record.fingerprint, &checkpoints, Some(&range));
     let metric_deltas = serde_json::to_string(&report.metrics.iter().map(|m| serde_json::json!({"metric": m.name, "old": m.old, "new": m.new, "percent": m.percent})).collect::<Vec<_>>()).expect("serializes");
     let mut next = current.clone();
     next.version += 1;

@@ -2,58 +2,63 @@
 //! marks its batch failed and stops the run (exit 1); everything written stays for
 //! inspection, and a rerun after the spec is fixed goes on.
 //!
-//! Per batch: `row_count_tolerance` (per partition), `unique_keys`, `not_null`, schema
-//! equality, and each metric's `expected_delta` on the cumulative total of every batch
-//! done so far. At the end the metric gates are checked once more over the whole range.
+//! Per batch ([`check_batch`]): `row_count_tolerance` (per partition), `unique_keys`,
+//! `not_null`, schema equality, and each metric's optional `batch_expected_delta` on
+//! the batch's own aggregate. Once every batch is done ([`range_gates`]): each metric's
+//! `expected_delta` on the whole range. No verdict depends on other batches, so none
+//! depends on the order batches finish in.
 
 use serde::{Deserialize, Serialize};
 
 use super::{MetricPair, PartitionResult, Reconciliation};
-use crate::spec::{Spec, Tolerance};
+use crate::number::{or_null, percent};
+use crate::spec::{DeltaRange, Spec, Tolerance};
+
+/// What a gate says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Within tolerance.
+    Pass,
+    /// Outside tolerance: the run stops, publish refuses.
+    Fail,
+    /// Only from a dry run's sample: the estimate's interval straddles a bound, so the
+    /// sample cannot tell.
+    Uncertain,
+}
+
+impl Verdict {
+    /// `pass`, `FAIL` or `UNCERTAIN`, as printed.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "FAIL",
+            Verdict::Uncertain => "UNCERTAIN",
+        }
+    }
+}
 
 /// One gate's verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Gate {
     /// The spec field behind it: `row_count_tolerance`, `unique_keys`, `not_null`,
-    /// `schema`, or `expected_delta:<metric>`.
+    /// `schema`, `batch_expected_delta:<metric>` or `expected_delta:<metric>`.
     pub name: String,
-    /// Whether it passed.
-    pub passed: bool,
+    /// What it says.
+    pub verdict: Verdict,
     /// What was measured, and on failure by how much it missed.
     pub detail: String,
 }
 
-/// Running totals of each metric, old and new, in spec order.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Totals {
-    /// Partitions added so far.
-    pub partitions: u64,
-    /// Summed metrics; a side is `None` until some partition had a value.
-    pub metrics: Vec<MetricPair>,
-}
-
-impl Totals {
-    /// Add every partition of `r`.
-    pub fn add(&mut self, r: &Reconciliation) {
-        for p in &r.partitions {
-            self.add_partition(p);
-        }
+impl Gate {
+    /// A gate that passed when `ok`, else failed.
+    pub fn new(name: impl Into<String>, ok: bool, detail: impl Into<String>) -> Self {
+        Self { name: name.into(), verdict: if ok { Verdict::Pass } else { Verdict::Fail }, detail: detail.into() }
     }
 
-    /// Add one partition.
-    pub fn add_partition(&mut self, p: &PartitionResult) {
-        self.partitions += 1;
-        if self.metrics.len() < p.metrics.len() {
-            self.metrics.resize(p.metrics.len(), MetricPair::default());
-        }
-        for (t, m) in self.metrics.iter_mut().zip(&p.metrics) {
-            if let Some(v) = m.old {
-                t.old = Some(t.old.unwrap_or(0.0) + v);
-            }
-            if let Some(v) = m.new {
-                t.new = Some(t.new.unwrap_or(0.0) + v);
-            }
-        }
+    /// Whether it passed.
+    pub fn passed(&self) -> bool {
+        self.verdict == Verdict::Pass
     }
 }
 
@@ -67,24 +72,25 @@ pub struct Outlier {
     pub metric: String,
     /// Its delta in percent (`None` when the base had 0).
     pub percent: Option<f64>,
-    /// Old and new.
+    /// Old and new, over this partition alone.
     pub pair: MetricPair,
 }
 
-/// Check every gate of one batch. `cumulative` already includes this batch.
-pub fn check_batch(spec: &Spec, r: &Reconciliation, cumulative: &Totals, scope: &str) -> Vec<Gate> {
+/// Check every gate of one batch (or of a dry run's evaluated partitions, taken as one
+/// batch). `scope` names what the batch-level metric gates cover, e.g. `batch 3`.
+pub fn check_batch(spec: &Spec, r: &Reconciliation, scope: &str) -> Vec<Gate> {
     let v = &spec.validation;
     let mut gates = vec![row_count_gate(&r.partitions, v.row_count_tolerance)];
     if v.unique_keys {
         let copies = r.duplicate_keys.rows.len();
-        gates.push(Gate {
-            name: "unique_keys".into(),
-            passed: copies == 0,
-            detail: match r.duplicate_keys.rows.first() {
+        gates.push(Gate::new(
+            "unique_keys",
+            copies == 0,
+            match r.duplicate_keys.rows.first() {
                 None => "every (partition key, keys) occurs once in the shadow".into(),
                 Some(row) => format!("{copies} key(s) occur more than once in the shadow, e.g. ({}) {} times", row[..row.len() - 1].join(", "), row[row.len() - 1]),
             },
-        });
+        ));
     }
     if !v.not_null.is_empty() {
         let bad: Vec<String> = v
@@ -93,47 +99,49 @@ pub fn check_batch(spec: &Spec, r: &Reconciliation, cumulative: &Totals, scope: 
             .enumerate()
             .filter_map(|(i, c)| {
                 let n: u64 = r.partitions.iter().map(|p| p.nulls.get(i).copied().unwrap_or(0)).sum();
-                (n > 0).then(|| format!("{c}: {n} NULL(s)"))
+                (n > 0).then(|| format!("{c}: {} NULL(s)", crate::number::count(n)))
             })
             .collect();
-        gates.push(Gate {
-            name: "not_null".into(),
-            passed: bad.is_empty(),
-            detail: if bad.is_empty() { format!("no NULLs in {}", v.not_null.join(", ")) } else { bad.join("; ") },
-        });
+        gates.push(Gate::new("not_null", bad.is_empty(), if bad.is_empty() { format!("no NULLs in {}", v.not_null.join(", ")) } else { bad.join("; ") }));
     }
-    gates.push(Gate {
-        name: "schema".into(),
-        passed: r.schema_differences.is_empty(),
-        detail: if r.schema_differences.is_empty() { "the shadow's columns and types equal the base's".into() } else { r.schema_differences.join("; ") },
-    });
-    gates.extend(metric_gates(spec, cumulative, scope));
+    gates.push(Gate::new(
+        "schema",
+        r.schema_differences.is_empty(),
+        if r.schema_differences.is_empty() { "the shadow's columns and types equal the base's".into() } else { r.schema_differences.join("; ") },
+    ));
+    for (m, pair) in spec.validation.metrics.iter().zip(&r.batch_metrics) {
+        if let Some(expected) = m.batch_expected_delta {
+            gates.push(delta_gate(format!("batch_expected_delta:{}", m.name), &m.name, pair, expected, scope, r.partitions.len() as u64));
+        }
+    }
     gates
 }
 
-/// The `expected_delta` gate of each metric that has one, on `totals`; `scope` says what
-/// the totals cover ("cumulative", "whole range").
-pub fn metric_gates(spec: &Spec, totals: &Totals, scope: &str) -> Vec<Gate> {
-    let mut gates = Vec::new();
-    for (i, m) in spec.validation.metrics.iter().enumerate() {
-        let Some(expected) = m.expected_delta else { continue };
-        let pair = totals.metrics.get(i).copied().unwrap_or_default();
-        let name = format!("expected_delta:{}", m.name);
-        let gate = match pair.percent() {
-            None => Gate { name, passed: false, detail: format!("{scope} {} cannot be compared: the base total is 0 or missing", m.name) },
-            Some(pct) => {
-                let off = expected.distance(pct);
-                let head = format!("{scope} {} {} → {} ({pct:+.3}%) over {} partitions; expected {expected}", m.name, fmt_num(pair.old), fmt_num(pair.new), totals.partitions);
-                if off == 0.0 {
-                    Gate { name, passed: true, detail: format!("{head}: inside") }
-                } else {
-                    Gate { name, passed: false, detail: format!("{head}: outside by {off:.3} percentage points") }
-                }
+/// The `expected_delta` gate of each metric that has one, on its whole-range values
+/// (`metrics`, in spec order, over `partitions` partitions).
+pub fn range_gates(spec: &Spec, metrics: &[MetricPair], partitions: u64) -> Vec<Gate> {
+    spec.validation
+        .metrics
+        .iter()
+        .zip(metrics)
+        .filter_map(|(m, pair)| Some(delta_gate(format!("expected_delta:{}", m.name), &m.name, pair, m.expected_delta?, "whole range", partitions)))
+        .collect()
+}
+
+/// One delta gate: `pair`'s change in percent against `expected`.
+fn delta_gate(name: String, metric: &str, pair: &MetricPair, expected: DeltaRange, scope: &str, partitions: u64) -> Gate {
+    match pair.percent() {
+        None => Gate::new(name, false, format!("{scope} {metric} cannot be compared: the base value is 0 or NULL ({} → {})", or_null(pair.old.as_ref()), or_null(pair.new.as_ref()))),
+        Some(pct) => {
+            let off = expected.distance(pct);
+            let head = format!("{scope} {metric} {} → {} ({}) over {} partitions; expected {expected}", or_null(pair.old.as_ref()), or_null(pair.new.as_ref()), percent(Some(pct)), crate::number::count(partitions));
+            if off == 0.0 {
+                Gate::new(name, true, format!("{head}: inside"))
+            } else {
+                Gate::new(name, false, format!("{head}: outside by {off:.2} percentage points"))
             }
-        };
-        gates.push(gate);
+        }
     }
-    gates
 }
 
 /// Partitions whose own delta lies far outside each metric's expected range.
@@ -143,7 +151,7 @@ pub fn outliers(spec: &Spec, partitions: &[PartitionResult]) -> Vec<Outlier> {
         let Some(expected) = m.expected_delta else { continue };
         let margin = (expected.high - expected.low).max(1.0);
         for p in partitions {
-            let pair = p.metrics.get(i).copied().unwrap_or_default();
+            let pair = p.metrics.get(i).cloned().unwrap_or_default();
             let far = match pair.percent() {
                 Some(pct) => expected.distance(pct) > margin,
                 None => pair.old != pair.new,
@@ -168,19 +176,9 @@ pub fn row_count_gate(partitions: &[PartitionResult], tolerance: Tolerance) -> G
         (moved as f64 > allowed).then(|| format!("partition {} has {} rows in the base and {} in the shadow: {moved} moved, {tolerance} allowed", p.partition, p.base_rows, p.shadow_rows))
     });
     match miss {
-        Some(detail) => Gate { name, passed: false, detail },
-        None => Gate { name, passed: true, detail: format!("{} partitions within {tolerance}", partitions.len()) },
+        Some(detail) => Gate::new(name, false, detail),
+        None => Gate::new(name, true, format!("{} partitions within {tolerance}", crate::number::count(partitions.len() as u64))),
     }
-}
-
-/// A percent change with sign and three decimals (`-1.078%`), or `n/a`.
-pub fn fmt_pct(v: Option<f64>) -> String {
-    v.map_or_else(|| "n/a".into(), |p| format!("{p:+.3}%"))
-}
-
-/// A metric total with two decimals, or `NULL`.
-pub fn fmt_num(v: Option<f64>) -> String {
-    v.map_or_else(|| "NULL".into(), |v| format!("{v:.2}"))
 }
 
 #[cfg(test)]
@@ -199,8 +197,8 @@ mod tests {
     #[test]
     fn row_counts_within_percent() {
         let p = |b, s| PartitionResult { base_rows: b, shadow_rows: s, ..Default::default() };
-        assert!(row_count_gate(&[p(1000, 996)], Tolerance::Percent(0.5)).passed);
-        assert!(!row_count_gate(&[p(1000, 990)], Tolerance::Percent(0.5)).passed);
-        assert!(!row_count_gate(&[p(10, 9)], Tolerance::Rows(0)).passed);
+        assert!(row_count_gate(&[p(1000, 996)], Tolerance::Percent(0.5)).passed());
+        assert!(!row_count_gate(&[p(1000, 990)], Tolerance::Percent(0.5)).passed());
+        assert!(!row_count_gate(&[p(10, 9)], Tolerance::Rows(0)).passed());
     }
 }

@@ -1,9 +1,10 @@
 //! Stage 5: reconciliation. After a batch is committed, its partitions of the shadow are
 //! compared with the same partitions of the base at three levels (DESIGN.md,
 //! reconciliation): structural (rows per partition, duplicate keys, NULLs, schema),
-//! aggregate (each metric per partition) and row-level (unchanged / changed / added /
-//! removed rows, the largest changes, unchanged samples). [`gates`] turns the result into
-//! pass/fail decisions.
+//! aggregate (each metric per partition and over the batch) and row-level (unchanged /
+//! changed / added / removed rows, the largest changes, samples). When every batch is
+//! done, [`range`] computes each metric once over the whole range. [`gates`] turns the
+//! results into verdicts; [`read`] reads results by column name.
 //!
 //! The rendered reconciliation statements run unchanged in a batch session
 //! ([`batch_session`]) where the base and shadow names are in-memory tables holding only
@@ -11,13 +12,13 @@
 //! list-files cache that concurrent batches write through.
 
 pub mod gates;
+pub mod range;
+pub mod read;
 
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use datafusion::arrow::array::{Array, Float64Array, StringArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
@@ -30,26 +31,34 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::engine;
 use crate::execute::Table;
+use crate::number::{percent_change, Number};
 use crate::render::Step;
 use crate::spec::{Spec, TableName};
 use crate::Error;
 
-pub use gates::{Gate, Totals};
+pub use gates::{Gate, Verdict};
+pub use range::RangeReconciliation;
+use read::Rows;
 
-/// Old and new value of one metric (NULL when a side has no rows).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+/// Old and new value of one metric over some rows (NULL when a side has no rows, or
+/// the aggregate is NULL): exact for integer and decimal results.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MetricPair {
     /// The base's value.
-    pub old: Option<f64>,
+    pub old: Option<Number>,
     /// The shadow's value.
-    pub new: Option<f64>,
+    pub new: Option<Number>,
 }
 
 impl MetricPair {
     /// (new − old) / |old| × 100; `None` when either side is missing or old is 0.
     pub fn percent(&self) -> Option<f64> {
-        let (old, new) = (self.old?, self.new?);
-        (old != 0.0).then(|| (new - old) / old.abs() * 100.0)
+        percent_change(self.old.as_ref(), self.new.as_ref())
+    }
+
+    /// new − old, exact when both are; `None` when either side is missing.
+    pub fn delta(&self) -> Option<Number> {
+        Some(self.new.as_ref()?.minus(self.old.as_ref()?))
     }
 }
 
@@ -70,7 +79,8 @@ pub struct PartitionResult {
     pub added: u64,
     /// Key only in the base.
     pub removed: u64,
-    /// Each `validation.metrics` entry, in spec order.
+    /// Each `validation.metrics` entry over this partition alone, in spec order (for
+    /// the per-partition chart and outliers; never added up into a total).
     pub metrics: Vec<MetricPair>,
     /// NULLs in the shadow per `validation.not_null` column, in spec order.
     pub nulls: Vec<u64>,
@@ -81,6 +91,11 @@ pub struct PartitionResult {
 pub struct Reconciliation {
     /// One entry per partition present on either side, ascending.
     pub partitions: Vec<PartitionResult>,
+    /// Each `validation.metrics` entry over all of the batch's rows together (one
+    /// aggregate, not a sum of partitions), in spec order; `batch_expected_delta` is
+    /// checked on it.
+    #[serde(default)]
+    pub batch_metrics: Vec<MetricPair>,
     /// (partition key, keys) that occur more than once in the shadow, with their copies
     /// (at most 100 rows).
     pub duplicate_keys: Table,
@@ -187,23 +202,30 @@ where
     let mut outputs: Vec<(Step, Vec<RecordBatch>)> = present.iter().map(|&(step, _)| step).zip(outputs).collect();
     let mut output = |step: Step| outputs.iter().position(|(s, _)| *s == step).map(|i| outputs.swap_remove(i).1);
     if let Some(batches) = output(Step::ReconcilePartitions) {
-        for b in batches {
-            for (row, day) in days(&b, key)?.into_iter().enumerate() {
-                let count = |c: &str| number(&b, c, row).map(|v| v.unwrap_or(0.0) as u64);
-                let (base_rows, shadow_rows) = (count("base_rows")?, count("shadow_rows")?);
-                let metrics = spec.validation.metrics.iter().map(|m| Ok(MetricPair { old: number(&b, &format!("base_{}", m.name), row)?, new: number(&b, &format!("shadow_{}", m.name), row)? })).collect::<Result<Vec<_>, Error>>()?;
-                let nulls = spec.validation.not_null.iter().map(|c| count(&format!("{c}_nulls"))).collect::<Result<Vec<_>, Error>>()?;
-                let p = entry!(day);
+        for b in &batches {
+            let rows = Rows::new(Step::ReconcilePartitions, b);
+            for row in 0..rows.len() {
+                let metrics = spec.validation.metrics.iter().map(|m| Ok(MetricPair { old: rows.number(&format!("base_{}", m.name), row)?, new: rows.number(&format!("shadow_{}", m.name), row)? })).collect::<Result<Vec<_>, Error>>()?;
+                if rows.count("batch_total", row)? == 1 {
+                    result.batch_metrics = metrics;
+                    continue;
+                }
+                let (base_rows, shadow_rows) = (rows.count("base_rows", row)?, rows.count("shadow_rows", row)?);
+                let nulls = spec.validation.not_null.iter().map(|c| rows.count(&format!("{c}_nulls"), row)).collect::<Result<Vec<_>, Error>>()?;
+                let d = day(&rows, key, row)?;
+                let p = entry!(d);
                 (p.base_rows, p.shadow_rows, p.metrics, p.nulls) = (base_rows, shadow_rows, metrics, nulls);
             }
         }
     }
     if let Some(batches) = output(Step::ReconcileRows) {
-        for b in batches {
-            for (row, day) in days(&b, key)?.into_iter().enumerate() {
-                let get = |c: &str| number(&b, c, row).map(|v| v.unwrap_or(0.0) as u64);
+        for b in &batches {
+            let rows = Rows::new(Step::ReconcileRows, b);
+            for row in 0..rows.len() {
+                let get = |c: &str| rows.count(c, row);
                 let (unchanged, changed, added, removed) = (get("unchanged")?, get("changed")?, get("added")?, get("removed")?);
-                let p = entry!(day);
+                let d = day(&rows, key, row)?;
+                let p = entry!(d);
                 (p.unchanged, p.changed, p.added, p.removed) = (unchanged, changed, added, removed);
             }
         }
@@ -216,6 +238,9 @@ where
         result.top_changes = table(batches)?;
     }
     if let Some(batches) = output(Step::ReconcileSamples) {
+        if let Some(b) = batches.first() {
+            Rows::new(Step::ReconcileSamples, b).column("row_class")?;
+        }
         let samples = table(batches)?;
         result.unchanged_sample = samples.rows_of_class("unchanged");
         result.added_sample = samples.rows_of_class("added");
@@ -225,26 +250,9 @@ where
     Ok(result)
 }
 
-/// The partition column of a result as dates.
-fn days(b: &RecordBatch, key: &str) -> Result<Vec<NaiveDate>, Error> {
-    let corrupt = |message: String| Error::Corrupt { path: "reconciliation result".into(), message };
-    let col = b.column_by_name(key).ok_or_else(|| corrupt(format!("no column `{key}`")))?;
-    let text = cast(col, &DataType::Utf8).map_err(|e| engine(e.into()))?;
-    let text = text.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
-    (0..text.len())
-        .map(|i| {
-            if text.is_null(i) {
-                return Err(corrupt(format!("a NULL `{key}`")));
-            }
-            NaiveDate::parse_from_str(text.value(i), "%Y-%m-%d").map_err(|e| corrupt(e.to_string()))
-        })
-        .collect()
-}
-
-/// A cell as f64 whatever its numeric type; `None` for NULL.
-fn number(b: &RecordBatch, column: &str, row: usize) -> Result<Option<f64>, Error> {
-    let Some(col) = b.column_by_name(column) else { return Ok(None) };
-    let col = cast(col, &DataType::Float64).map_err(|e| engine(e.into()))?;
-    let col = col.as_any().downcast_ref::<Float64Array>().expect("cast to Float64");
-    Ok(col.is_valid(row).then(|| col.value(row)))
+/// The partition of row `row` of a per-partition result.
+///
+/// Errors: a missing column; a NULL or non-date partition value.
+fn day(rows: &Rows<'_>, key: &str, row: usize) -> Result<NaiveDate, Error> {
+    rows.date(key, row)?.ok_or_else(|| Error::Corrupt { path: "reconciliation result".into(), message: format!("a NULL `{key}` in a per-partition row") })
 }

@@ -83,6 +83,12 @@ pub enum Step {
     ReconcileTopChanges,
     /// Row-level: a sample of unchanged, added and removed rows.
     ReconcileSamples,
+    /// Aggregate, once every batch is done: each metric by one query over the whole
+    /// range of the base and of the shadow.
+    ReconcileRange,
+    /// Dry run over a sample: each metric over the sampled partitions and over bootstrap
+    /// resamples of them (not part of the executed plan).
+    EstimateMetrics,
     /// Publish: redefine the consumer view in one catalog commit.
     ViewSwap,
     /// Publish: the release-ledger row.
@@ -107,6 +113,8 @@ impl Step {
             Step::ReconcileRows => "reconcile_rows",
             Step::ReconcileTopChanges => "reconcile_top_changes",
             Step::ReconcileSamples => "reconcile_samples",
+            Step::ReconcileRange => "reconcile_range",
+            Step::EstimateMetrics => "estimate_metrics",
             Step::ViewSwap => "view_swap",
             Step::LedgerPublish | Step::LedgerRollback => "ledger_insert",
             Step::Rollback => "rollback",
@@ -135,6 +143,8 @@ impl Step {
             Step::ReconcileRows => "reconcile, row-level: unchanged / changed / added / removed",
             Step::ReconcileTopChanges => "reconcile, row-level: largest changes",
             Step::ReconcileSamples => "reconcile, row-level: sample of unchanged, added and removed rows",
+            Step::ReconcileRange => "reconcile, aggregate, once every batch is done: each metric over the whole range, base vs shadow",
+            Step::EstimateMetrics => "dry run: each metric over a sample of partitions and its bootstrap resamples",
             Step::ViewSwap => "publish: swap the consumer view (one atomic catalog commit)",
             Step::LedgerPublish => "publish: record the release in governance.data_releases",
             Step::Rollback => "restore the consumer view's previous body",
@@ -194,7 +204,7 @@ struct Shared<'a> {
     view: String,
     partition_key: &'a str,
     identity: Vec<String>,
-    compare: Vec<String>,
+    compare: Vec<CompareCtx>,
     columns: Vec<ColumnCtx<'a>>,
     not_null: &'a [String],
     sample_rows: u32,
@@ -206,6 +216,16 @@ struct Shared<'a> {
     source_range: String,
     partitions: usize,
     previous_body: Value,
+}
+
+/// A compared (non-key) column and how its values are compared: `tolerance` is a SQL
+/// literal (an exact decimal amount, or a relative float tolerance when `relative`), or
+/// none for exact NULL-safe equality.
+#[derive(Serialize)]
+struct CompareCtx {
+    name: String,
+    tolerance: Option<Value>,
+    relative: bool,
 }
 
 #[derive(Serialize)]
@@ -255,7 +275,7 @@ pub fn render(plan: &Plan, templates: &Templates) -> Result<RenderedPlan, Render
             push(step, Some(batch), sql);
         }
     }
-    for step in [Step::ViewSwap, Step::LedgerPublish, Step::Rollback, Step::LedgerRollback] {
+    for step in [Step::ReconcileRange, Step::ViewSwap, Step::LedgerPublish, Step::Rollback, Step::LedgerRollback] {
         push(step, None, r.render_step(step, None)?);
     }
     let fingerprint = fingerprint(plan, &statements);
@@ -287,7 +307,7 @@ impl<'p> StatementRenderer<'p> {
             shadow: shadow.to_string(),
             view: spec.target.view.to_string(),
             partition_key: &spec.target.partition_key,
-            compare: data_columns.iter().filter(|c| !identity.contains(c)).cloned().collect(),
+            compare: plan.columns.iter().filter(|c| !c.is_partition && !identity.contains(&c.name)).map(|c| compare_ctx(spec, c)).collect(),
             identity,
             columns: plan.columns.iter().map(|c| ColumnCtx { name: &c.name, sql_type: Value::from_safe_string(c.sql_type.clone()) }).collect(),
             not_null: &spec.validation.not_null,
@@ -374,19 +394,41 @@ pub fn scope_text(plan: &Plan) -> String {
     text
 }
 
-/// The column the largest changes are ordered by: the first base column the first
-/// metric's expression names (`sum(net_revenue)` → `net_revenue`).
+/// The column the largest changes are ordered by: the first signed numeric (integer,
+/// decimal or float) non-key base column that a metric's expression names, metrics in
+/// spec order (`sum(net_revenue)` → `net_revenue`; `count(DISTINCT carrier)` names no
+/// numeric column and is passed over).
 pub fn order_column(plan: &Plan) -> Option<String> {
-    let metric = plan.spec.validation.metrics.first()?;
-    let words = metric.sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
-    let mut found = None;
-    for w in words {
-        if plan.columns.iter().any(|c| c.name == w && !c.is_partition && !plan.spec.target.keys.contains(&c.name)) {
-            found = Some(w.to_string());
-            break;
-        }
-    }
-    found
+    let numeric = |t: &datafusion::arrow::datatypes::DataType| t.is_signed_integer() || t.is_floating() || matches!(t, datafusion::arrow::datatypes::DataType::Decimal128(..) | datafusion::arrow::datatypes::DataType::Decimal256(..));
+    plan.spec.validation.metrics.iter().find_map(|metric| {
+        metric.sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).find_map(|w| {
+            plan.columns
+                .iter()
+                .find(|c| c.name == w && !c.is_partition && !plan.spec.target.keys.contains(&c.name) && numeric(&c.data_type))
+                .map(|c| c.name.clone())
+        })
+    })
+}
+
+/// How column `c` is compared (see [`CompareCtx`]): floats within a relative tolerance
+/// (the spec's `value_tolerance`, else [`crate::spec::DEFAULT_FLOAT_TOLERANCE`]);
+/// decimals and integers exactly, within the spec's amount when it gives one; anything
+/// else by NULL-safe equality.
+fn compare_ctx(spec: &crate::spec::Spec, c: &crate::plan::Column) -> CompareCtx {
+    use datafusion::arrow::datatypes::DataType;
+    let given = spec.validation.value_tolerance.get(&c.name);
+    let (tolerance, relative) = if c.data_type.is_floating() {
+        (Some(given.map_or(crate::spec::DEFAULT_FLOAT_TOLERANCE, String::as_str).to_string()), true)
+    } else if c.data_type.is_integer() || matches!(c.data_type, DataType::Decimal128(..) | DataType::Decimal256(..)) {
+        // An exact literal: DataFusion reads a bare 0.01 as a float.
+        (given.map(|amount| {
+            let scale = amount.split_once('.').map_or(0, |(_, f)| f.len());
+            format!("CAST('{amount}' AS DECIMAL(38, {scale}))")
+        }), false)
+    } else {
+        (None, false)
+    };
+    CompareCtx { name: c.name.clone(), tolerance: tolerance.map(Value::from_safe_string), relative }
 }
 
 /// Parse `sql` with DataFusion's parser; it must be exactly one statement.

@@ -24,6 +24,8 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("reconcile_rows", include_str!("../../templates/datafusion/reconcile_rows.sql.j2")),
     ("reconcile_top_changes", include_str!("../../templates/datafusion/reconcile_top_changes.sql.j2")),
     ("reconcile_samples", include_str!("../../templates/datafusion/reconcile_samples.sql.j2")),
+    ("reconcile_range", include_str!("../../templates/datafusion/reconcile_range.sql.j2")),
+    ("estimate_metrics", include_str!("../../templates/datafusion/estimate_metrics.sql.j2")),
     ("view_swap", include_str!("../../templates/datafusion/view_swap.sql.j2")),
     ("rollback", include_str!("../../templates/datafusion/rollback.sql.j2")),
     ("ledger_insert", include_str!("../../templates/datafusion/ledger_insert.sql.j2")),

@@ -8,7 +8,7 @@ use plotters::prelude::*;
 
 use super::Report;
 use crate::execute::Table;
-use crate::reconcile::gates::{fmt_num, fmt_pct};
+use crate::number::{count, or_null, percent};
 
 /// Render `r` as an HTML page.
 pub fn render(r: &Report) -> String {
@@ -22,56 +22,90 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(o, "<p><b>{}</b>: {} ({}), owner {}</p>", esc(&r.reason.issue), esc(&r.reason.change), r.reason.kind, esc(&r.owner));
     let verdict = if !r.complete {
         format!("<p class=\"bad\">Incomplete: the figures cover {} of {} batches.</p>", r.batches_done, r.batches)
-    } else if r.gates.iter().all(|g| g.passed) {
+    } else if let Some(why) = &r.metrics_pending {
+        format!("<p class=\"bad\">Every batch is done, but the whole-range figures are missing: {}.</p>", esc(why))
+    } else if r.gates.iter().all(|g| g.passed()) {
         "<p class=\"good\">Every batch is done and every gate passed.</p>".to_string()
     } else {
         "<p class=\"bad\">A gate failed: this backfill must not be published.</p>".to_string()
     };
     o.push_str(&verdict);
     let _ = writeln!(o, "<table class=\"facts\"><tr><th>base table</th><td><code>{}</code></td></tr>", esc(&s.table));
-    let _ = writeln!(o, "<tr><th>scope</th><td><code>{}</code> {} .. {}: {} partitions</td></tr>", esc(&s.partition_key), s.start, s.end, s.partitions);
+    let _ = writeln!(o, "<tr><th>scope</th><td><code>{}</code> {} .. {}: {} partitions</td></tr>", esc(&s.partition_key), s.start, s.end, count(s.partitions as u64));
     let _ = writeln!(o, "<tr><th>shadow → view</th><td><code>{}</code> → <code>{}</code></td></tr>", esc(&s.shadow), esc(&s.view));
     let _ = writeln!(o, "<tr><th>plan fingerprint</th><td><code>{}</code></td></tr>", esc(&r.fingerprint));
     let _ = writeln!(o, "<tr><th>batches</th><td>{} of {} done</td></tr></table>", r.batches_done, r.batches);
 
-    o.push_str("<h2>Gates</h2>\n<table><tr><th>gate</th><th>result</th><th>detail</th></tr>\n");
+    o.push_str("<h2>Gates</h2>\n<div class=\"scroll\"><table><tr><th>gate</th><th>result</th><th>detail</th></tr>\n");
     for g in &r.gates {
-        let (class, word) = if g.passed { ("good", "pass") } else { ("bad", "FAIL") };
-        let _ = writeln!(o, "<tr><td>{}</td><td class=\"{class}\">{word}</td><td>{}</td></tr>", esc(&g.name), esc(&g.detail));
+        let class = if g.passed() { "good" } else { "bad" };
+        let _ = writeln!(o, "<tr><td>{}</td><td class=\"{class}\">{}</td><td>{}</td></tr>", esc(&g.name), g.verdict.word(), esc(&g.detail));
     }
-    o.push_str("</table>\n<h2>Metrics</h2>\n<table><tr><th>metric</th><th>old</th><th>new</th><th>delta</th><th>delta %</th><th>expected</th></tr>\n");
-    for m in &r.metrics {
-        let class = match m.within {
-            Some(true) => "good",
-            Some(false) => "bad",
-            None => "",
-        };
-        let _ = writeln!(
-            o,
-            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n {class}\">{}</td><td>{}</td></tr>",
-            esc(&m.name),
-            fmt_num(m.old),
-            fmt_num(m.new),
-            fmt_num(m.delta),
-            fmt_pct(m.percent),
-            m.expected.map_or(String::new(), |e| e.to_string())
-        );
+    o.push_str("</table></div>\n<h2>Metrics over the whole range</h2>\n");
+    match &r.metrics_pending {
+        Some(why) => {
+            let _ = writeln!(o, "<p class=\"bad\">Not yet: {}.</p>", esc(why));
+        }
+        None => {
+            o.push_str("<p>One query over every base row and one over every shadow row in range.</p>\n<div class=\"scroll\"><table><tr><th>metric</th><th>sql</th><th>old</th><th>new</th><th>delta</th><th>delta %</th><th>expected</th></tr>\n");
+            for m in &r.metrics {
+                let class = match m.within {
+                    Some(true) => "good",
+                    Some(false) => "bad",
+                    None => "",
+                };
+                let _ = writeln!(
+                    o,
+                    "<tr><td>{}</td><td><code>{}</code></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n {class}\">{}</td><td>{}</td></tr>",
+                    esc(&m.name),
+                    esc(&m.sql),
+                    or_null(m.old.as_ref()),
+                    or_null(m.new.as_ref()),
+                    or_null(m.delta.as_ref()),
+                    percent(m.percent),
+                    m.expected.map_or(String::new(), |e| e.to_string())
+                );
+            }
+            o.push_str("</table></div>\n");
+        }
     }
     let c = &r.rows;
-    let _ = writeln!(o, "</table>\n<p>Rows: {} unchanged, {} changed, {} added, {} removed.</p>", c.unchanged, c.changed, c.added, c.removed);
-    for (i, m) in r.metrics.iter().enumerate() {
+    let _ = writeln!(o, "<p>Rows: {} unchanged, {} changed, {} added, {} removed.</p>", count(c.unchanged), count(c.changed), count(c.added), count(c.removed));
+    if !r.comparisons.is_empty() {
+        o.push_str("<p>Values compared (keys matched NULL-safely):</p><ul>");
+        for line in &r.comparisons {
+            let _ = write!(o, "<li>{}</li>", esc(line));
+        }
+        o.push_str("</ul>\n");
+    }
+    for (i, m) in r.metric_definitions.iter().enumerate() {
         let _ = writeln!(o, "<h2>{} per partition</h2>\n<figure>{}</figure>", esc(&m.name), values_chart(r, i));
         let _ = writeln!(o, "<figure>{}</figure>", delta_chart(r, i));
+    }
+    if !r.batch_metrics.is_empty() && !r.metric_definitions.is_empty() {
+        o.push_str("<h2>Metrics per batch</h2>\n<p>Each batch's own aggregate over its rows: delta % per metric.</p>\n<div class=\"scroll\"><table><tr><th>batch</th><th>partitions</th>");
+        for m in &r.metric_definitions {
+            let _ = write!(o, "<th>{}</th>", esc(&m.name));
+        }
+        o.push_str("</tr>\n");
+        for b in &r.batch_metrics {
+            let _ = write!(o, "<tr><td class=\"n\">{}</td><td>{}..{}</td>", b.batch, b.first, b.last);
+            for p in &b.metrics {
+                let _ = write!(o, "<td class=\"n\">{}</td>", percent(p.percent()));
+            }
+            o.push_str("</tr>\n");
+        }
+        o.push_str("</table></div>\n");
     }
     o.push_str("<h2>Outliers</h2>\n");
     if r.outliers.is_empty() {
         o.push_str("<p>None: no partition's delta lies far outside the expected range.</p>\n");
     } else {
-        o.push_str("<table><tr><th>partition</th><th>metric</th><th>old</th><th>new</th><th>delta %</th></tr>\n");
+        o.push_str("<p>Each partition's own values.</p><div class=\"scroll\"><table><tr><th>partition</th><th>metric</th><th>old</th><th>new</th><th>delta %</th></tr>\n");
         for x in &r.outliers {
-            let _ = writeln!(o, "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>", x.partition, esc(&x.metric), fmt_num(x.pair.old), fmt_num(x.pair.new), fmt_pct(x.percent));
+            let _ = writeln!(o, "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>", x.partition, esc(&x.metric), or_null(x.pair.old.as_ref()), or_null(x.pair.new.as_ref()), percent(x.percent));
         }
-        o.push_str("</table>\n");
+        o.push_str("</table></div>\n");
     }
     let _ = writeln!(o, "<h2>Largest changes</h2>\n{}", table(&r.top_changes));
     let _ = writeln!(o, "<h2>Unchanged rows (sample)</h2>\n{}", table(&r.unchanged_sample));
@@ -90,7 +124,7 @@ pub fn render(r: &Report) -> String {
 const CSS: &str = "body{font:15px/1.45 system-ui,sans-serif;max-width:1060px;margin:2em auto;padding:0 1em;color:#1d2433}\
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #d5d9e0;padding:.25em .6em;text-align:left;vertical-align:top}\
 th{background:#f2f4f7}.n{text-align:right;font-variant-numeric:tabular-nums}.good{color:#17693a;font-weight:600}.bad{color:#b42318;font-weight:600}\
-code{font-size:90%}figure{margin:.5em 0}";
+code{font-size:90%}figure{margin:.5em 0;overflow-x:auto}.scroll{overflow-x:auto;max-width:100%}";
 
 const WIDTH: u32 = 1000;
 const HEIGHT: u32 = 320;
@@ -101,13 +135,15 @@ fn values_chart(r: &Report, i: usize) -> String {
         .partitions
         .iter()
         .filter_map(|p| {
+            // Plot coordinates only: the figures themselves are printed exactly elsewhere.
             let m = p.metrics.get(i)?;
-            Some(((p.partition - r.scope.start).num_days(), m.old.unwrap_or(0.0), m.new.unwrap_or(0.0)))
+            let y = |v: &Option<crate::number::Number>| v.as_ref().map_or(0.0, |n| n.to_f64());
+            Some(((p.partition - r.scope.start).num_days(), y(&m.old), y(&m.new)))
         })
         .collect();
     let (lo, hi) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, o, n)| (lo.min(*o).min(*n), hi.max(*o).max(*n)));
-    let name = &r.metrics[i].name;
-    chart(r, &format!("{name}: base (old) vs shadow (new)"), lo, hi, |area| {
+    let name = &r.metric_definitions[i].name;
+    chart(r, &format!("{name} per partition: base (old) vs shadow (new)"), lo, hi, |area| {
         area.draw_series(LineSeries::new(points.iter().map(|(x, o, _)| (*x, *o)), RGBColor(150, 160, 175).stroke_width(2)))?
             .label("old (base)")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RGBColor(150, 160, 175).stroke_width(2)));
@@ -121,12 +157,12 @@ fn values_chart(r: &Report, i: usize) -> String {
 /// Metric `i`'s delta in percent per partition, with the expected range shaded.
 fn delta_chart(r: &Report, i: usize) -> String {
     let points: Vec<(i64, f64)> = r.partitions.iter().filter_map(|p| Some(((p.partition - r.scope.start).num_days(), p.metrics.get(i)?.percent()?))).collect();
-    let expected = r.metrics[i].expected;
+    let expected = r.metric_definitions[i].expected_delta;
     let (mut lo, mut hi) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, d)| (lo.min(*d), hi.max(*d)));
     if let Some(e) = expected {
         (lo, hi) = (lo.min(e.low), hi.max(e.high));
     }
-    let name = &r.metrics[i].name;
+    let name = &r.metric_definitions[i].name;
     let title = match expected {
         Some(e) => format!("{name}: delta % per partition (expected {e}, shaded)"),
         None => format!("{name}: delta % per partition"),
@@ -181,7 +217,7 @@ fn table(t: &Table) -> String {
     if t.rows.is_empty() {
         return "<p>None.</p>".into();
     }
-    let mut o = String::from("<table><tr>");
+    let mut o = String::from("<div class=\"scroll\"><table><tr>");
     for c in &t.columns {
         let _ = write!(o, "<th>{}</th>", esc(c));
     }
@@ -193,7 +229,7 @@ fn table(t: &Table) -> String {
         }
         o.push_str("</tr>\n");
     }
-    o + "</table>"
+    o + "</table></div>"
 }
 
 /// Escape text for HTML.

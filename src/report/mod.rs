@@ -1,23 +1,33 @@
 //! Stage 6: the reconciliation report, for finance reviewers. Built from the batch
-//! checkpoints alone (nothing is recomputed) and rendered as Markdown for a pull request
-//! or ticket ([`markdown`]), JSON for machines (serde, with [`SCHEMA_VERSION`]), or one
-//! self-contained HTML page with SVG charts ([`html`]).
+//! checkpoints and the whole-range record (`range.json`) alone — nothing is recomputed —
+//! and rendered as Markdown for a pull request or ticket ([`markdown`]), JSON for
+//! machines (serde, with [`SCHEMA_VERSION`]; every digit kept), or one self-contained
+//! HTML page with SVG charts ([`html`]).
+//!
+//! Whole-range metric figures come only from `range.json`: one query over the whole
+//! range, never a sum of per-batch or per-partition values. Per-batch and per-partition
+//! values are shown too, labelled as such.
 
 pub mod html;
 pub mod markdown;
+
+use std::str::FromStr;
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::execute::state::{BatchState, Checkpoint};
 use crate::execute::Table;
+use crate::number::Number;
 use crate::plan::Plan;
 use crate::reconcile::gates::{self, Outlier};
-use crate::reconcile::{Gate, PartitionResult, Reconciliation, RowClasses, Totals};
+use crate::reconcile::{Gate, MetricPair, PartitionResult, RangeReconciliation, Reconciliation, RowClasses};
 use crate::spec::DeltaRange;
 
-/// Version of the JSON report's shape; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the JSON report's shape; bumped on incompatible changes. 2: exact metric
+/// values (decimal strings), whole-range metrics from `range.json`, gate verdicts,
+/// per-batch metrics, value comparison rules.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The report of one backfill.
 #[derive(Debug, Clone, Serialize)]
@@ -42,10 +52,19 @@ pub struct Report {
     pub batches_failed: Vec<(u32, String)>,
     /// True when every batch is done: the figures cover the whole range.
     pub complete: bool,
-    /// Each gate over all batches, then the metric gates over everything reconciled.
+    /// Each gate over all batches, then the whole-range `expected_delta` gates.
     pub gates: Vec<Gate>,
-    /// Each metric's totals over everything reconciled.
+    /// The spec's metrics, in spec order (names and expected ranges, for the charts).
+    pub metric_definitions: Vec<crate::spec::Metric>,
+    /// Each metric over the whole range (one query over every base and every shadow row
+    /// in range); empty until the last batch is done, see `metrics_pending`.
     pub metrics: Vec<MetricTotal>,
+    /// Why `metrics` is empty, when it is.
+    pub metrics_pending: Option<String>,
+    /// Each batch's own metric values (one aggregate over the batch's rows).
+    pub batch_metrics: Vec<BatchMetrics>,
+    /// How each compared column's values are compared (exactly, or within a tolerance).
+    pub comparisons: Vec<String>,
     /// Rows by class over everything reconciled: unchanged, changed, added, removed.
     pub rows: RowClasses,
     /// Partitions whose own delta lies far outside the expected range.
@@ -94,17 +113,32 @@ pub struct Skipped {
     pub without_source: Vec<NaiveDate>,
 }
 
-/// A metric's totals.
+/// One batch's own metric values.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchMetrics {
+    /// Batch number.
+    pub batch: u32,
+    /// Its first partition.
+    pub first: NaiveDate,
+    /// Its last partition.
+    pub last: NaiveDate,
+    /// Each metric over the batch's rows, in spec order.
+    pub metrics: Vec<MetricPair>,
+}
+
+/// A metric over the whole range.
 #[derive(Debug, Clone, Serialize)]
 pub struct MetricTotal {
     /// Metric name.
     pub name: String,
-    /// Sum over the base's reconciled partitions.
-    pub old: Option<f64>,
-    /// Sum over the shadow's.
-    pub new: Option<f64>,
-    /// new − old.
-    pub delta: Option<f64>,
+    /// Its SQL expression.
+    pub sql: String,
+    /// The base's value over the whole range (exact for decimals and integers).
+    pub old: Option<Number>,
+    /// The shadow's value over the whole range.
+    pub new: Option<Number>,
+    /// new − old, exact when both are.
+    pub delta: Option<Number>,
     /// (new − old) / |old| × 100.
     pub percent: Option<f64>,
     /// The spec's expected range.
@@ -113,69 +147,79 @@ pub struct MetricTotal {
     pub within: Option<bool>,
 }
 
-/// Build the report of `plan` from its checkpoints (those under its fingerprint count).
-pub fn build(plan: &Plan, fingerprint: &str, checkpoints: &[Checkpoint]) -> Report {
+/// Build the report of `plan` from its checkpoints (those under `fingerprint` count) and
+/// its whole-range record, if one was computed under `fingerprint` after them.
+pub fn build(plan: &Plan, fingerprint: &str, checkpoints: &[Checkpoint], range: Option<&RangeReconciliation>) -> Report {
     let spec = &plan.spec;
     let current: Vec<&Checkpoint> = checkpoints.iter().filter(|c| c.fingerprint == fingerprint).collect();
     let done: Vec<&Checkpoint> = current.iter().copied().filter(|c| c.state == BatchState::Done).collect();
     let reconciled: Vec<&Checkpoint> = current.clone();
     let mut partitions: Vec<PartitionResult> = reconciled.iter().flat_map(|c| c.reconciliation.partitions.iter().cloned()).collect();
     partitions.sort_by_key(|p| p.partition);
-    let mut totals = Totals::default();
-    for p in &partitions {
-        totals.add_partition(p);
-    }
     let rows = RowClasses::of(&partitions);
     let complete = done.len() == plan.batches.len();
+    let last_batch = done.iter().map(|c| c.finished_at).max();
+    let range = range.filter(|r| complete && r.fingerprint == fingerprint && last_batch.is_none_or(|t| r.computed_at >= t));
 
     // One line per gate name: failed if any batch failed it (the first failure named).
     let mut gate_list: Vec<Gate> = Vec::new();
     for c in &reconciled {
-        for g in c.gates.iter().filter(|g| !g.name.starts_with("expected_delta:")) {
+        for g in &c.gates {
+            let named = |g: &Gate| Gate { detail: format!("batch {}: {}", c.batch, g.detail), ..g.clone() };
             match gate_list.iter_mut().find(|x| x.name == g.name) {
-                None => gate_list.push(Gate { detail: if g.passed { g.detail.clone() } else { format!("batch {}: {}", c.batch, g.detail) }, ..g.clone() }),
-                Some(x) if x.passed && !g.passed => *x = Gate { detail: format!("batch {}: {}", c.batch, g.detail), ..g.clone() },
+                None => gate_list.push(if g.passed() { g.clone() } else { named(g) }),
+                Some(x) if x.passed() && !g.passed() => *x = named(g),
                 Some(_) => {}
             }
         }
     }
-    for g in gate_list.iter_mut().filter(|g| g.passed && g.name == "row_count_tolerance") {
-        g.detail = format!("{} partitions within {}", partitions.len(), spec.validation.row_count_tolerance);
-    }
-    // A cumulative metric gate that failed in some batch stays named, with that batch.
-    for c in &reconciled {
-        for g in c.gates.iter().filter(|g| g.name.starts_with("expected_delta:") && !g.passed) {
-            if !gate_list.iter().any(|x| x.name == g.name) {
-                gate_list.push(Gate { detail: format!("batch {}: {}", c.batch, g.detail), ..g.clone() });
+    for g in gate_list.iter_mut().filter(|g| g.passed()) {
+        match g.name.as_str() {
+            "row_count_tolerance" => g.detail = format!("{} partitions within {}", crate::number::count(partitions.len() as u64), spec.validation.row_count_tolerance),
+            name if name.starts_with("batch_expected_delta:") => {
+                let metric = &name["batch_expected_delta:".len()..];
+                if let Some(e) = spec.validation.metrics.iter().find(|m| m.name == metric).and_then(|m| m.batch_expected_delta) {
+                    g.detail = format!("each of {} batches: {metric} inside {e}", reconciled.len());
+                }
             }
+            _ => {}
         }
     }
-    let scope = if complete { "whole range" } else { "reconciled so far" };
-    for g in gates::metric_gates(spec, &totals, scope) {
-        match gate_list.iter_mut().find(|x| x.name == g.name) {
-            Some(x) => x.detail = format!("{}; {}", x.detail, g.detail),
-            None => gate_list.push(g),
-        }
+    if let Some(r) = range {
+        gate_list.extend(r.gates.iter().cloned());
     }
 
-    let metrics = spec
-        .validation
-        .metrics
+    let metrics: Vec<MetricTotal> = match range {
+        None => Vec::new(),
+        Some(r) => spec
+            .validation
+            .metrics
+            .iter()
+            .zip(&r.metrics)
+            .map(|(m, pair)| {
+                let percent = pair.percent();
+                MetricTotal {
+                    name: m.name.clone(),
+                    sql: m.sql.clone(),
+                    old: pair.old.clone(),
+                    new: pair.new.clone(),
+                    delta: pair.delta(),
+                    percent,
+                    expected: m.expected_delta,
+                    within: m.expected_delta.zip(percent).map(|(e, p)| e.contains(p)),
+                }
+            })
+            .collect(),
+    };
+    let metrics_pending = match (range, complete) {
+        (Some(_), _) => None,
+        (None, false) => Some(format!("computed when the last batch is done ({} of {} batches done)", done.len(), plan.batches.len())),
+        (None, true) => Some("every batch is done but the whole range was not computed: rerun `backfill run SPEC --execute`".into()),
+    };
+    let batch_metrics = reconciled
         .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            let pair = totals.metrics.get(i).copied().unwrap_or_default();
-            let percent = pair.percent();
-            MetricTotal {
-                name: m.name.clone(),
-                old: pair.old,
-                new: pair.new,
-                delta: pair.old.zip(pair.new).map(|(o, n)| n - o),
-                percent,
-                expected: m.expected_delta,
-                within: m.expected_delta.zip(percent).map(|(e, p)| e.contains(p)),
-            }
-        })
+        .filter(|c| !c.partitions.is_empty())
+        .map(|c| BatchMetrics { batch: c.batch, first: c.partitions[0], last: c.partitions[c.partitions.len() - 1], metrics: c.reconciliation.batch_metrics.clone() })
         .collect();
 
     let limit = spec.validation.sample_rows as usize;
@@ -205,7 +249,11 @@ pub fn build(plan: &Plan, fingerprint: &str, checkpoints: &[Checkpoint]) -> Repo
         batches_failed: current.iter().filter(|c| c.state == BatchState::Failed).map(|c| (c.batch, c.reason.clone().unwrap_or_default())).collect(),
         complete,
         gates: gate_list,
+        metric_definitions: spec.validation.metrics.clone(),
         metrics,
+        metrics_pending,
+        batch_metrics,
+        comparisons: comparisons(plan),
         rows,
         outliers: gates::outliers(spec, &partitions),
         top_changes,
@@ -232,15 +280,43 @@ fn merge_top_changes<'a>(tables: impl Iterator<Item = &'a Table>, order: Option<
         let (b, s) = (format!("base_{order}"), format!("shadow_{order}"));
         let pos = |name: &str| out.columns.iter().position(|c| c == name);
         if let (Some(b), Some(s)) = (pos(&b), pos(&s)) {
-            let size = |row: &Vec<String>| match (row[b].parse::<f64>(), row[s].parse::<f64>()) {
-                (Ok(x), Ok(y)) => (y - x).abs(),
-                _ => f64::INFINITY,
+            // Exact: cells are decimal text; a cell that is not a number (NULL) sorts first.
+            let size = |row: &Vec<String>| match (bigdecimal::BigDecimal::from_str(&row[b]), bigdecimal::BigDecimal::from_str(&row[s])) {
+                (Ok(x), Ok(y)) => Some((y - x).abs()),
+                _ => None,
             };
-            out.rows.sort_by(|x, y| size(y).total_cmp(&size(x)));
+            out.rows.sort_by(|x, y| match (size(x), size(y)) {
+                (Some(a), Some(b)) => b.cmp(&a),
+                (None, Some(_)) => std::cmp::Ordering::Less,
+                (Some(_), None) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            });
         }
     }
     out.rows.truncate(limit);
     out
+}
+
+/// How each compared column's values are compared, for the report: floats within a
+/// relative tolerance, decimals and integers exactly or within an amount in their units.
+pub fn comparisons(plan: &Plan) -> Vec<String> {
+    let spec = &plan.spec;
+    let keys = &spec.target.keys;
+    plan.columns
+        .iter()
+        .filter(|c| !c.is_partition && !keys.contains(&c.name) && !keys.is_empty())
+        .map(|c| {
+            let t = &c.data_type;
+            let given = spec.validation.value_tolerance.get(&c.name);
+            if t.is_floating() {
+                format!("{} ({}): equal within a relative tolerance of {}", c.name, c.sql_type, given.map_or(crate::spec::DEFAULT_FLOAT_TOLERANCE, String::as_str))
+            } else if let Some(amount) = given {
+                format!("{} ({}): equal within {amount} (exact, in the column's units)", c.name, c.sql_type)
+            } else {
+                format!("{} ({}): exactly equal", c.name, c.sql_type)
+            }
+        })
+        .collect()
 }
 
 /// The first `limit` rows of `tables`, in order, under the first table's columns.

@@ -193,7 +193,18 @@ pub struct Validation {
     pub metrics: Vec<Metric>,
     /// Changed rows shown per report (default 20).
     pub sample_rows: u32,
+    /// How far a value may move and its row still count as unchanged, per column, as
+    /// plain decimal text: for a decimal or integer column an amount in the column's
+    /// units, compared exactly (`net_revenue: 0.01`); for a float column a relative
+    /// tolerance (`avg_arr_delay: 1e-6`). Unlisted decimal and integer columns must be
+    /// equal; unlisted float columns get [`DEFAULT_FLOAT_TOLERANCE`].
+    pub value_tolerance: std::collections::BTreeMap<String, String>,
 }
+
+/// The relative tolerance of a float column without a `value_tolerance` entry: values
+/// within one part in a billion count as equal (float sums depend on the order rows are
+/// added in; nothing a reviewer reads moves at that size).
+pub const DEFAULT_FLOAT_TOLERANCE: &str = "0.000000001";
 
 /// One aggregate compared between base and shadow.
 #[derive(Debug, Clone, Serialize)]
@@ -202,8 +213,12 @@ pub struct Metric {
     pub name: String,
     /// An aggregate SQL expression, e.g. `sum(net_revenue)`.
     pub sql: String,
-    /// The accepted change over the whole range, if any.
+    /// The accepted change over the whole range, if any: checked once every batch is
+    /// done, on one query over all base and all shadow rows in range (DESIGN.md, numbers).
     pub expected_delta: Option<DeltaRange>,
+    /// The accepted change of each batch on its own, if any: an early stop for a
+    /// correction whose effect is the same everywhere. Optional and separate.
+    pub batch_expected_delta: Option<DeltaRange>,
 }
 
 /// `rollback:` — the tag on the pre-release catalog version.

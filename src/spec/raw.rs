@@ -95,6 +95,16 @@ pub struct RawValidation {
     #[serde(default)]
     pub metrics: Vec<RawMetric>,
     pub sample_rows: Option<u32>,
+    #[serde(default)]
+    pub value_tolerance: std::collections::BTreeMap<String, RawAmount>,
+}
+
+/// A tolerance amount as YAML gives it: a number or a quoted decimal.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawAmount {
+    Number(f64),
+    Text(String),
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,6 +114,8 @@ pub struct RawMetric {
     pub sql: String,
     #[serde(default)]
     pub expected_delta: Option<String>,
+    #[serde(default)]
+    pub batch_expected_delta: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

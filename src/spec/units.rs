@@ -104,9 +104,9 @@ impl DeltaRange {
 impl std::fmt::Display for DeltaRange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.low == self.high {
-            write!(f, "{:+}%", self.low)
+            write!(f, "{:+} %", self.low)
         } else {
-            write!(f, "{:+}% to {:+}%", self.low, self.high)
+            write!(f, "{:+} % to {:+} %", self.low, self.high)
         }
     }
 }

@@ -9,7 +9,9 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
 use super::ident::{check_backfill_id, check_column, check_tag, TableName, IDENT_RULE};
-use super::raw::{NumberOrText, RawSpec};
+use std::str::FromStr;
+
+use super::raw::{NumberOrText, RawAmount, RawSpec};
 use super::units::{parse_duration, parse_size, DeltaRange, Tolerance};
 use super::*;
 
@@ -289,11 +291,26 @@ impl Ctx {
                 return Err(self.err(&format!("{field}.name"), format!("metric `{name}` is defined twice"), "give each metric its own name"));
             }
             check_metric_sql(&m.sql).map_err(|p| self.err(&format!("{field}.sql"), p, "write one aggregate expression such as sum(net_revenue)"))?;
-            let expected_delta = match &m.expected_delta {
-                Some(text) => Some(DeltaRange::parse(text).map_err(|p| self.err(&format!("{field}.expected_delta"), p, "write \"-1.5% to -0.8%\", \"0%\" or \"+2% to +5%\""))?),
-                None => None,
+            let range = |what: &str, text: &Option<String>| match text {
+                Some(text) => DeltaRange::parse(text).map(Some).map_err(|p| self.err(&format!("{field}.{what}"), p, "write \"-1.5% to -0.8%\", \"0%\" or \"+2% to +5%\"")),
+                None => Ok(None),
             };
-            metrics.push(Metric { name, sql: m.sql.trim().to_string(), expected_delta });
+            let expected_delta = range("expected_delta", &m.expected_delta)?;
+            let batch_expected_delta = range("batch_expected_delta", &m.batch_expected_delta)?;
+            metrics.push(Metric { name, sql: m.sql.trim().to_string(), expected_delta, batch_expected_delta });
+        }
+        let mut value_tolerance = std::collections::BTreeMap::new();
+        for (column, amount) in &v.value_tolerance {
+            let field = format!("validation.value_tolerance.{column}");
+            let column = self.column(&field, column)?;
+            let text = match amount {
+                RawAmount::Number(n) => n.to_string(),
+                RawAmount::Text(t) => t.trim().to_string(),
+            };
+            match bigdecimal::BigDecimal::from_str(&text) {
+                Ok(d) if !bigdecimal::Signed::is_negative(&d) => value_tolerance.insert(column, d.normalized().to_plain_string()),
+                _ => return Err(self.err(&field, format!("`{text}` is not a non-negative number"), "write an amount in the column's units for a decimal or integer column (e.g. 0.01), or a relative tolerance for a float column (e.g. 1e-6)")),
+            };
         }
         let _ = target;
         Ok(Validation {
@@ -302,6 +319,7 @@ impl Ctx {
             not_null,
             metrics,
             sample_rows: v.sample_rows.unwrap_or(20),
+            value_tolerance,
         })
     }
 

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use backfill::publish::{self, PublishOptions};
 use backfill::Error;
 
-use crate::cli::common::{compile, print, thousands, Global};
+use crate::cli::common::{compile, print, Global};
+use backfill::number::count;
 
 /// Publish an executed backfill: swap the consumer view in one atomic catalog commit.
 ///
@@ -54,7 +55,7 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
         spec.target.shadow,
         r.source_range,
         r.partitions,
-        thousands(r.rows_written),
+        count(r.rows_written),
         r.release_id,
         r.catalog_version,
         r.approved_by,

@@ -14,10 +14,12 @@ use crate::cli::common::{compile, print, Global};
 
 /// Write the reconciliation report of a backfill's run, for finance reviewers.
 ///
-/// Built from the batch checkpoints under _backfills/<id>/batches/ without recomputing
-/// anything: reason, owner, scope, plan fingerprint, every gate with pass/fail, metric
-/// totals old → new against the expected range, outliers, the largest changes, unchanged
-/// samples, skipped partitions and downstream dependents. The report is also kept in the
+/// Built from the batch checkpoints under _backfills/<id>/batches/ and the whole-range
+/// record _backfills/<id>/range.json without recomputing anything: reason, owner, scope,
+/// plan fingerprint, every gate with its verdict, each metric over the whole range old →
+/// new against its expected range (one query over all base and all shadow rows in range,
+/// exact for decimals), each batch's own deltas, outliers, the largest changes, samples,
+/// skipped partitions and downstream dependents. The report is also kept in the
 /// warehouse as _backfills/<id>/report.<md|json|html>.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -65,7 +67,8 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
         tracing::warn!("the spec changed since the run began; the report shows the run's checkpoints (fingerprint {})", &record.fingerprint[..12]);
     }
     let checkpoints = state::checkpoints(&c.warehouse, &dir).await?;
-    let r = report::build(&c.plan, &record.fingerprint, &checkpoints);
+    let range = state::read_json::<backfill::reconcile::RangeReconciliation>(&c.warehouse, &dir.range()).await?;
+    let r = report::build(&c.plan, &record.fingerprint, &checkpoints, range.as_ref());
     let (text, ext) = match args.format {
         Format::Md => (report::markdown::render(&r), "md"),
         Format::Json => (serde_json::to_string_pretty(&r).expect("serializes") + "\n", "json"),

@@ -5,24 +5,27 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use backfill::execute::dry_run::{dry_run, DryRun, DEFAULT_SAMPLE};
+use backfill::execute::dry_run::{dry_run, Coverage, DryRun, DryRunOptions, DEFAULT_BUDGET, DEFAULT_SAMPLE};
+use backfill::number::{count, or_null, percent};
 use backfill::execute::run::ExecuteOptions;
 use backfill::execute::session::SessionOptions;
 use backfill::render::Templates;
 use backfill::Error;
 
-use crate::cli::common::{bytes, compile, print, thousands, Global};
+use crate::cli::common::{bytes, compile, print, Global};
 use crate::cli::progress::Reporter;
 
 /// Dry-run a backfill (the default), or execute it into the shadow table with --execute.
 ///
-/// Picks a representative sample of the partitions to recompute (the first, the last,
-/// both sides of a month boundary, then evenly spread ones), evaluates the transform for
-/// them twice, and compares the result with the base table using the plan's own
-/// reconciliation statements: rows unchanged / changed / added / removed, each metric old
-/// → new against its expected delta, the largest changes and some unchanged rows. Reports
-/// excluded partitions, partitions with no source data, non-determinism (the two
-/// evaluations differ) and every gate checked on the sample. Writes nothing anywhere.
+/// Evaluates the transform in memory twice and compares the result with the base table
+/// using the plan's own reconciliation statements: rows unchanged / changed / added /
+/// removed, each metric old → new against its expected delta, the largest changes and
+/// samples of each class. When the estimated scan of the whole range fits
+/// --dry-run-budget, the whole range is evaluated and every delta is exactly what
+/// --execute will report; otherwise a sample stratified by month (--sample partitions, at
+/// least two per month) is evaluated and each delta is an estimate with a 95 % bootstrap
+/// interval, its gate PASS, FAIL or UNCERTAIN. Reports excluded partitions, partitions
+/// with no source data and non-determinism (the two evaluations differ). Writes nothing.
 ///
 /// With --execute, writes the shadow table batch by batch instead: each batch is
 /// written to a staging prefix, committed into the shadow's partitions (replacing any
@@ -48,7 +51,12 @@ pub struct Args {
     #[arg(long, requires = "execute")]
     restart: bool,
 
-    /// How many partitions to evaluate.
+    /// Evaluate the whole range when its estimated scan (Parquet footers) fits this size,
+    /// e.g. 1GiB or 200MB; above it, evaluate a sample.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value_t = DEFAULT_BUDGET)]
+    dry_run_budget: u64,
+
+    /// Above the budget: partitions to sample (at least two per month of the range).
     #[arg(long, default_value_t = DEFAULT_SAMPLE, value_name = "N")]
     sample: usize,
 
@@ -91,7 +99,8 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
         return execute(&args, &c, opts).await;
     }
     let templates = Templates::new(args.templates.as_deref());
-    let report = dry_run(&c.plan, &c.warehouse, &templates, args.sample, &opts).await?;
+    let options = DryRunOptions { budget: args.dry_run_budget, sample: args.sample, session: opts };
+    let report = dry_run(&c.plan, &c.warehouse, &templates, &options).await?;
     match args.format {
         Format::Json => print(&(serde_json::to_string_pretty(&report).expect("serializes") + "\n")),
         Format::Text => print(&text(&report, &c.plan, &args, global)),
@@ -111,7 +120,7 @@ async fn execute(args: &Args, c: &crate::cli::common::Compiled, session: Session
         c.plan.spec.backfill_id,
         summary.done,
         summary.skipped,
-        thousands(summary.rows_written),
+        count(summary.rows_written),
         bytes(summary.bytes_scanned),
         c.plan.spec.target.shadow,
         args.spec.display(),
@@ -131,29 +140,44 @@ fn text(r: &DryRun, plan: &backfill::plan::Plan, args: &Args, global: &Global) -
     let c = &r.classes;
     let mut o = String::new();
     let _ = writeln!(o, "dry run of {}: nothing was written", plan.spec.backfill_id);
-    let _ = writeln!(o, "  sampled         {} of {} partitions: {}", r.sampled.len(), plan.partitions.len(), dates(&r.sampled));
-    let _ = writeln!(o, "  rows            {} unchanged, {} changed, {} added, {} removed", thousands(c.unchanged), thousands(c.changed), thousands(c.added), thousands(c.removed));
+    match r.coverage {
+        Coverage::WholeRange => {
+            let _ = writeln!(o, "  evaluated       the whole range, {} partitions (estimated scan {} fits the budget {}): the deltas are exact", count(r.partitions as u64), bytes(r.estimated_bytes), bytes(r.budget));
+        }
+        Coverage::Sample => {
+            let _ = writeln!(o, "  evaluated       a sample of {} of {} partitions, every month represented (estimated scan {} is over the budget {}): the deltas are estimates", r.evaluated.len(), count(r.partitions as u64), bytes(r.estimated_bytes), bytes(r.budget));
+            let _ = writeln!(o, "  sampled         {}", dates(&r.evaluated));
+        }
+    }
+    let _ = writeln!(o, "  rows            {} unchanged, {} changed, {} added, {} removed", count(c.unchanged), count(c.changed), count(c.added), count(c.removed));
     for m in &r.metrics {
-        let pct = m.percent.map_or("n/a (old is 0)".to_string(), |p| format!("{p:+.3}%"));
-        let verdict = match (m.expected, m.within()) {
-            (Some(e), Some(true)) => format!("; expected {e}: inside"),
-            (Some(e), Some(false)) => format!("; expected {e}: OUTSIDE"),
+        let delta = match (m.percent, m.interval) {
+            (None, _) => "n/a (old is 0 or NULL)".to_string(),
+            (Some(p), None) => percent(Some(p)),
+            (Some(p), Some([lo, hi])) => format!("{}, 95 % interval {} to {}, {} of {} partitions", percent(Some(p)), percent(Some(lo)), percent(Some(hi)), r.evaluated.len(), count(r.partitions as u64)),
+        };
+        let over = if m.interval.is_some() { " over the sample" } else { "" };
+        let verdict = match (m.expected, m.verdict) {
+            (Some(e), Some(v)) => format!("; expected {e}: {}", match v {
+                backfill::reconcile::Verdict::Pass => "inside",
+                backfill::reconcile::Verdict::Fail => "OUTSIDE",
+                backfill::reconcile::Verdict::Uncertain => "UNCERTAIN (the interval straddles a bound)",
+            }),
             (Some(e), None) => format!("; expected {e}"),
             (None, _) => String::new(),
         };
-        let _ = writeln!(o, "  {:<15} {:.2} → {:.2} ({pct}){verdict}", m.name, m.old, m.new);
+        let _ = writeln!(o, "  {:<15} {} → {}{over} ({delta}){verdict}", m.name, or_null(m.old.as_ref()), or_null(m.new.as_ref()));
     }
     let _ = writeln!(o, "  excluded        {}", dates(&r.excluded));
     let _ = writeln!(o, "  without source  {}", dates(&r.without_source));
     let det = if r.deterministic { "yes: two evaluations gave identical rows" } else { "NO: two evaluations of the same partitions differ; make the transform deterministic before running it" };
     let _ = writeln!(o, "  deterministic   {det}");
-    let _ = writeln!(o, "\ngates on the sample:");
+    let _ = writeln!(o, "\ngates:");
     for g in &r.gates {
-        let _ = writeln!(o, "  {} {:<28} {}", if g.passed { "pass" } else { "FAIL" }, g.name, g.detail);
+        let _ = writeln!(o, "  {:<9} {:<28} {}", g.verdict.word(), g.name, g.detail);
     }
     for x in &r.outliers {
-        let pct = x.percent.map_or("n/a".to_string(), |p| format!("{p:+.3}%"));
-        let _ = writeln!(o, "  outlier {} {} {pct}", x.partition, x.metric);
+        let _ = writeln!(o, "  outlier {} {} {} (this partition alone)", x.partition, x.metric, percent(x.percent));
     }
     let limit = plan.spec.validation.sample_rows;
     for (title, rows) in [("largest changes", &r.changed_rows), ("unchanged rows", &r.unchanged_rows), ("added rows", &r.added_rows), ("removed rows", &r.removed_rows)] {
@@ -161,7 +185,7 @@ fn text(r: &DryRun, plan: &backfill::plan::Plan, args: &Args, global: &Global) -
         o.push_str(&if rows.rows.is_empty() { "  none\n".to_string() } else { rows.to_text(2) });
     }
     let e = &r.estimate;
-    let _ = writeln!(o, "\nfull run: {} partitions in {} batches; estimated {} source rows, {} read", plan.partitions.len(), plan.batches.len(), thousands(e.rows), bytes(e.bytes));
+    let _ = writeln!(o, "\nfull run: {} partitions in {} batches; estimated {} source rows, {} read", plan.partitions.len(), plan.batches.len(), count(e.rows), bytes(e.bytes));
     let warehouse = global.warehouse.as_ref().map(|w| format!(" --warehouse {w}")).unwrap_or_default();
     let _ = writeln!(o, "to execute: backfill run {}{warehouse} --execute", args.spec.display());
     o

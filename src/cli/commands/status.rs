@@ -9,7 +9,8 @@ use backfill::execute::state::{self, BackfillDir, BatchState, PlanRecord};
 use backfill::spec::Spec;
 use backfill::Error;
 
-use crate::cli::common::{bytes, open_warehouse, print, thousands, Global};
+use crate::cli::common::{bytes, open_warehouse, print, Global};
+use backfill::number::count;
 
 /// Show how far a backfill's run has got: batches by state, rows, bytes, rate, ETA.
 ///
@@ -91,8 +92,8 @@ fn text(s: &Status) -> String {
         return format!("{}: not started; `backfill run SPEC --execute` begins it\n", s.backfill_id);
     }
     let mut o = format!("{}: {} of {} batches done, {} failed, {} pending\n", s.backfill_id, s.done, s.batches, s.failed.len(), s.pending);
-    o.push_str(&format!("  rows      {} written, {} read\n", thousands(s.rows_written), bytes(s.bytes_scanned)));
-    let rate = s.rows_per_second.map_or("n/a".to_string(), |r| format!("{} rows/s", thousands(r as u64)));
+    o.push_str(&format!("  rows      {} written, {} read\n", count(s.rows_written), bytes(s.bytes_scanned)));
+    let rate = s.rows_per_second.map_or("n/a".to_string(), |r| format!("{} rows/s", count(r as u64)));
     o.push_str(&format!("  busy      {:.1}s in batches ({rate})\n", s.elapsed_seconds));
     let eta = match (s.pending, s.eta_seconds) {
         (0, _) => "complete".to_string(),

@@ -1,0 +1,295 @@
+//! The dry run, `backfill run SPEC` without `--execute`: evaluate the transform in
+//! memory, twice, and compare the result with the base using the same reconciliation
+//! statements a real run uses. Nothing is written: the evaluated rows live in a
+//! `MemTable` of this process.
+//!
+//! When the estimated scan of the whole range (source footers plus the base's files in
+//! range) fits the budget (`--dry-run-budget`, default [`DEFAULT_BUDGET`]), the whole
+//! range is evaluated and each metric comes from the same whole-range statement a run
+//! ends with: its deltas are exactly those `--execute` will report. Otherwise a sample
+//! stratified by month is evaluated ([`sample`]) and each delta is an estimate with a
+//! 95 % bootstrap interval; a whole-range gate then says PASS, FAIL or UNCERTAIN.
+
+pub mod sample;
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::{Date32Array, UInt32Array};
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::TableReference;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use serde::Serialize;
+
+use super::session::{self, SessionOptions};
+use super::{output, Table};
+use crate::catalog;
+use crate::error::engine;
+use crate::number::Number;
+use crate::plan::{Batch, Estimate, Plan};
+use crate::reconcile::read::Rows;
+use crate::reconcile::{self, gates, gates::Outlier, Gate, MetricPair, RangeReconciliation, RowClasses, Verdict};
+use crate::render::{StatementRenderer, Step, Templates};
+use crate::spec::{DeltaRange, TableName};
+use crate::warehouse::Warehouse;
+use crate::Error;
+
+/// Estimated scan up to which the whole range is evaluated: 1 GiB.
+pub const DEFAULT_BUDGET: u64 = 1 << 30;
+
+/// Partitions sampled over the budget when `--sample` is not given (at least two per month).
+pub const DEFAULT_SAMPLE: usize = 24;
+
+/// How the dry run is sized.
+#[derive(Debug, Clone)]
+pub struct DryRunOptions {
+    /// Estimated bytes up to which the whole range is evaluated.
+    pub budget: u64,
+    /// Partitions to sample above the budget (at least two per month).
+    pub sample: usize,
+    /// Engine sizing.
+    pub session: SessionOptions,
+}
+
+/// What the dry run evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Coverage {
+    /// Every partition of the range: the figures are exact.
+    WholeRange,
+    /// A stratified sample: the figures are estimates with intervals.
+    Sample,
+}
+
+/// One metric as the dry run measured it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricEstimate {
+    /// Metric name.
+    pub name: String,
+    /// Over the whole range (exact) or over the sampled partitions.
+    pub old: Option<Number>,
+    /// The recomputed rows' value, over the same partitions.
+    pub new: Option<Number>,
+    /// (new − old) / |old| × 100.
+    pub percent: Option<f64>,
+    /// With a sample: the 95 % bootstrap interval of `percent`, `[low, high]`.
+    pub interval: Option<[f64; 2]>,
+    /// The spec's whole-range expected range, if any.
+    pub expected: Option<DeltaRange>,
+    /// Its verdict, if there is a range.
+    pub verdict: Option<Verdict>,
+}
+
+/// What the dry run found.
+#[derive(Debug, Clone, Serialize)]
+pub struct DryRun {
+    /// The whole range, or a sample of it.
+    pub coverage: Coverage,
+    /// Estimated scan of the whole range (source footers plus base files), bytes.
+    pub estimated_bytes: u64,
+    /// `--dry-run-budget`, bytes.
+    pub budget: u64,
+    /// The partitions evaluated, ascending.
+    pub evaluated: Vec<NaiveDate>,
+    /// Partitions in the range.
+    pub partitions: usize,
+    /// Row classes over the evaluated partitions.
+    pub classes: RowClasses,
+    /// Each metric.
+    pub metrics: Vec<MetricEstimate>,
+    /// The largest changes (at most `sample_rows`).
+    pub changed_rows: Table,
+    /// Rows the correction leaves as they are (at most `sample_rows`).
+    pub unchanged_rows: Table,
+    /// Rows the transform adds: keys only in its output (at most `sample_rows`).
+    pub added_rows: Table,
+    /// Rows the transform removes: keys only in the base (at most `sample_rows`).
+    pub removed_rows: Table,
+    /// Partitions in the range the spec excludes.
+    pub excluded: Vec<NaiveDate>,
+    /// Partitions to recompute for which no source table has a partition.
+    pub without_source: Vec<NaiveDate>,
+    /// False when two evaluations of the same partitions gave different rows.
+    pub deterministic: bool,
+    /// Every gate on the evaluated partitions (`batch_expected_delta` aside: batches are
+    /// not evaluated one by one), then each `expected_delta`.
+    pub gates: Vec<Gate>,
+    /// Evaluated partitions whose own delta lies far outside the expected range.
+    pub outliers: Vec<Outlier>,
+    /// The estimate for the full run.
+    pub estimate: Estimate,
+}
+
+/// The in-memory table the evaluated rows are registered as.
+fn evaluated_table() -> TableName {
+    TableName::new("backfill_dry_run", "evaluated")
+}
+
+async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, Error> {
+    ctx.sql(sql).await.map_err(engine)?.collect().await.map_err(engine)
+}
+
+/// Evaluate each group of partitions as a batch of its own (so each reads only its own
+/// source partitions) twice, sorted by every column; returns the first evaluation and
+/// whether the second gave the same rows.
+async fn evaluate(ctx: &SessionContext, r: &StatementRenderer<'_>, groups: &[Vec<NaiveDate>]) -> Result<(Vec<RecordBatch>, bool), Error> {
+    let (mut out, mut same) = (Vec::new(), true);
+    for partitions in groups {
+        let batch = Batch { number: 0, partitions: partitions.clone(), estimate: Estimate::default() };
+        let sql = r.render_step(Step::EvaluateBatch, Some(&batch))?;
+        let df = ctx.sql(&sql).await.map_err(engine)?;
+        let schema = df.schema().inner().clone();
+        let order: Vec<String> = (1..=schema.fields().len()).map(|i| i.to_string()).collect();
+        let sorted = format!("SELECT * FROM ({sql}) AS evaluated ORDER BY {}", order.join(", "));
+        let first = query(ctx, &sorted).await?;
+        let second = query(ctx, &sorted).await?;
+        let together = |b: &[RecordBatch]| concat_batches(&schema, b).map_err(|e| engine(e.into()));
+        same &= together(&first)? == together(&second)?;
+        out.extend(first);
+    }
+    Ok((out, same))
+}
+
+/// Estimated bytes a whole-range evaluation reads: the sources' estimate plus the base's
+/// files in the range's partitions.
+async fn estimated_scan(plan: &Plan, wh: &Warehouse) -> Result<u64, Error> {
+    let listing = wh.list_table(&plan.spec.target.table).await?;
+    let key = &plan.spec.target.partition_key;
+    let in_range: std::collections::BTreeSet<String> = plan.partitions.iter().map(|d| d.to_string()).collect();
+    let base: u64 = listing.files.iter().filter(|f| f.partition.iter().any(|(k, v)| k == key && in_range.contains(v))).map(|f| f.size).sum();
+    Ok(plan.estimate().bytes + base)
+}
+
+/// Run the dry run for `plan` against `wh`.
+///
+/// Errors: [`Error::Spec`] when the transform's output does not fit the base table (see
+/// [`output::check`]); [`Error::MissingColumn`] when a reconciliation template lacks a
+/// column; engine and store errors otherwise.
+pub async fn dry_run(plan: &Plan, wh: &Warehouse, templates: &Templates, opts: &DryRunOptions) -> Result<DryRun, Error> {
+    let spec = &plan.spec;
+    let ctx = session::open(wh, &catalog::latest(wh).await?, &opts.session).await?;
+    output::check(&ctx, plan, &plan.batches[0].partitions).await?;
+
+    let estimated_bytes = estimated_scan(plan, wh).await?;
+    let coverage = if estimated_bytes <= opts.budget { Coverage::WholeRange } else { Coverage::Sample };
+    let (evaluated, groups): (Vec<NaiveDate>, Vec<Vec<NaiveDate>>) = match coverage {
+        Coverage::WholeRange => (plan.partitions.clone(), plan.batches.iter().map(|b| b.partitions.clone()).collect()),
+        Coverage::Sample => {
+            let picked = sample::stratified(&plan.partitions, opts.sample);
+            (picked.clone(), picked.into_iter().map(|d| vec![d]).collect())
+        }
+    };
+    let r = StatementRenderer::new(plan, templates, &evaluated_table())?;
+    let (rows, deterministic) = evaluate(&ctx, &r, &groups).await?;
+    let schema = ctx.sql(&r.render_step(Step::EvaluateBatch, Some(&Batch { number: 0, partitions: vec![evaluated[0]], estimate: Estimate::default() }))?).await.map_err(engine)?.schema().inner().clone();
+    register(&ctx, &evaluated_table(), MemTable::try_new(schema.clone(), vec![rows]).map_err(engine)?)?;
+
+    let batch = Batch { number: 0, partitions: evaluated.clone(), estimate: Estimate::default() };
+    let mut statements = Vec::new();
+    for step in Step::per_batch(spec).into_iter().filter(|s| s.name().starts_with("reconcile")) {
+        statements.push((step, r.render_step(step, Some(&batch))?));
+    }
+    let find = |step: Step| statements.iter().find(|(s, _)| *s == step).map(|(_, sql)| sql.as_str());
+    let mut reconciliation = reconcile::reconcile(spec, find, |_, sql| query(&ctx, sql)).await?;
+    let base_schema = ctx.table(TableReference::partial(spec.target.table.schema.as_str(), spec.target.table.table.as_str())).await.map_err(engine)?.schema().inner().clone();
+    reconciliation.schema_differences = reconcile::schema_differences(&base_schema, &schema);
+    let mut gates: Vec<Gate> = gates::check_batch(spec, &reconciliation, "evaluated partitions").into_iter().filter(|g| !g.name.starts_with("batch_expected_delta:")).collect();
+
+    let metrics = match coverage {
+        Coverage::WholeRange => {
+            let rows = query(&ctx, &r.render_step(Step::ReconcileRange, None)?).await?;
+            let range = RangeReconciliation::from_result(spec, &rows, "dry run", plan.partitions.len() as u64, chrono::Utc::now())?;
+            gates.extend(range.gates.iter().cloned());
+            spec.validation
+                .metrics
+                .iter()
+                .zip(range.metrics)
+                .map(|(m, pair)| {
+                    let verdict = range.gates.iter().find(|g| g.name == format!("expected_delta:{}", m.name)).map(|g| g.verdict);
+                    MetricEstimate { name: m.name.clone(), percent: pair.percent(), old: pair.old, new: pair.new, interval: None, expected: m.expected_delta, verdict }
+                })
+                .collect()
+        }
+        Coverage::Sample => estimate_metrics(&ctx, &r, plan, &batch, &mut gates).await?,
+    };
+
+    Ok(DryRun {
+        coverage,
+        estimated_bytes,
+        budget: opts.budget,
+        partitions: plan.partitions.len(),
+        classes: RowClasses::of(&reconciliation.partitions),
+        metrics,
+        changed_rows: reconciliation.top_changes.clone(),
+        unchanged_rows: reconciliation.unchanged_sample.clone(),
+        added_rows: reconciliation.added_sample.clone(),
+        removed_rows: reconciliation.removed_sample.clone(),
+        excluded: spec.source_range.exclude.iter().copied().collect(),
+        without_source: plan.without_source.clone(),
+        deterministic,
+        outliers: gates::outliers(spec, &reconciliation.partitions),
+        gates,
+        evaluated,
+        estimate: plan.estimate(),
+    })
+}
+
+fn register(ctx: &SessionContext, name: &TableName, table: MemTable) -> Result<(), Error> {
+    session::ensure_schema(ctx, &name.schema);
+    ctx.register_table(TableReference::partial(name.schema.as_str(), name.table.as_str()), Arc::new(table)).map_err(engine)?;
+    Ok(())
+}
+
+/// Each metric over the sample and its bootstrap resamples (`estimate_metrics`): the
+/// sample's value, the interval of the resamples' deltas, and the `expected_delta` gate
+/// on that interval (pushed onto `gates`).
+async fn estimate_metrics(ctx: &SessionContext, r: &StatementRenderer<'_>, plan: &Plan, batch: &Batch, gates: &mut Vec<Gate>) -> Result<Vec<MetricEstimate>, Error> {
+    let spec = &plan.spec;
+    let draws = sample::replicates(&batch.partitions, &plan.partitions);
+    let schema = Arc::new(Schema::new(vec![Field::new("backfill_replicate", DataType::UInt32, false), Field::new("backfill_partition", DataType::Date32, false)]));
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
+    let columns: Vec<datafusion::arrow::array::ArrayRef> = vec![
+        Arc::new(draws.iter().map(|(r, _)| *r).collect::<UInt32Array>()),
+        Arc::new(Date32Array::from(draws.iter().map(|(_, d)| (*d - epoch).num_days() as i32).collect::<Vec<i32>>())),
+    ];
+    let draws = RecordBatch::try_new(schema.clone(), columns).map_err(|e| engine(e.into()))?;
+    register(ctx, &TableName::new("backfill_dry_run", "replicates"), MemTable::try_new(schema, vec![vec![draws]]).map_err(engine)?)?;
+
+    let n = spec.validation.metrics.len();
+    let mut per_replicate: std::collections::BTreeMap<u64, Vec<MetricPair>> = Default::default();
+    for b in query(ctx, &r.render_step(Step::EstimateMetrics, Some(batch))?).await? {
+        let rows = Rows::new(Step::EstimateMetrics, &b);
+        for row in 0..rows.len() {
+            let pairs = per_replicate.entry(rows.count("replicate", row)?).or_insert_with(|| vec![MetricPair::default(); n]);
+            let base = rows.text("side", row)?.as_deref() == Some("base");
+            for (pair, m) in pairs.iter_mut().zip(&spec.validation.metrics) {
+                let value = rows.number(&m.name, row)?;
+                if base { pair.old = value } else { pair.new = value }
+            }
+        }
+    }
+    let point = per_replicate.remove(&0).unwrap_or_else(|| vec![MetricPair::default(); n]);
+    let sampled = format!("{} of {} partitions", batch.partitions.len(), plan.partitions.len());
+    let mut out = Vec::new();
+    for (i, (m, pair)) in spec.validation.metrics.iter().zip(point).enumerate() {
+        let mut deltas: Vec<f64> = per_replicate.values().filter_map(|pairs| pairs[i].percent()).collect();
+        let interval = sample::interval(&mut deltas).map(|(lo, hi)| [lo, hi]);
+        let percent = pair.percent();
+        let verdict = m.expected_delta.map(|e| {
+            let (verdict, detail) = match (percent, interval) {
+                (Some(p), Some([lo, hi])) => {
+                    let verdict = if lo >= e.low && hi <= e.high { Verdict::Pass } else if hi < e.low || lo > e.high { Verdict::Fail } else { Verdict::Uncertain };
+                    (verdict, format!("sample estimate {} {} (95 % interval {} to {}; {sampled}); expected {e} over the whole range", m.name, crate::number::percent(Some(p)), crate::number::percent(Some(lo)), crate::number::percent(Some(hi))))
+                }
+                _ => (Verdict::Uncertain, format!("sample estimate of {} cannot be computed: the base value is 0 or NULL ({sampled})", m.name)),
+            };
+            gates.push(Gate { name: format!("expected_delta:{}", m.name), verdict, detail });
+            verdict
+        });
+        out.push(MetricEstimate { name: m.name.clone(), old: pair.old, new: pair.new, percent, interval, expected: m.expected_delta, verdict });
+    }
+    Ok(out)
+}
