@@ -1,5 +1,6 @@
-//! `backfill run SPEC` (the dry run) on the fixture: what it reports, that it writes
-//! nothing, and that a transform whose output does not fit the base is refused.
+//! `backfill run SPEC` (the dry run) on the fixture: exact over the whole range under the
+//! budget, a month-stratified sample with an interval over it; that it writes nothing,
+//! and that a transform whose output does not fit the base is refused.
 
 use crate::common::{backfill, root, tree_digest, warehouse_copy};
 
@@ -14,23 +15,23 @@ fn variant(dir: &std::path::Path, wh: &std::path::Path, from: &str, to: &str) ->
 }
 
 #[test]
-fn dry_run_reports_classes_and_deltas_and_writes_nothing() {
+fn dry_run_under_budget_evaluates_the_whole_range_exactly_and_writes_nothing() {
     let wh = warehouse_copy();
     let before = tree_digest(wh.path());
     let out = backfill().args(["run", "specs/revenue-tax-fix.yaml", "--format", "json", "--warehouse"]).arg(wh.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(tree_digest(wh.path()), before, "the dry run changed the warehouse");
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let sampled: Vec<&str> = r["sampled"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
-    assert_eq!(sampled, ["2024-12-01", "2024-12-31", "2025-01-01", "2025-05-31", "2025-08-30", "2026-05-31"]);
+    assert_eq!(r["coverage"], "whole_range");
+    assert_eq!(r["evaluated"].as_array().unwrap().len(), 546);
     // Merchants 1, 6, 11 and 16 were charged exactly the 7 % the bug assumed: 4 of 20
     // rows a day are unchanged, 16 changed; no keys appear or vanish.
-    assert_eq!(r["classes"], serde_json::json!({"unchanged": 24, "changed": 96, "added": 0, "removed": 0}));
+    assert_eq!(r["classes"], serde_json::json!({"unchanged": 2184, "changed": 8736, "added": 0, "removed": 0}));
+    // Exact decimals, the same figures `run --execute` reports (tests/reconcile.rs).
     let m = &r["metrics"][0];
-    assert_eq!(m["name"], "net_revenue");
-    let pct = m["percent"].as_f64().unwrap();
-    assert!((-1.5..=-0.8).contains(&pct), "delta {pct}% outside the expected range");
-    assert!(m["new"].as_f64().unwrap() < m["old"].as_f64().unwrap());
+    assert_eq!((m["name"].as_str(), m["old"].as_str(), m["new"].as_str()), (Some("net_revenue"), Some("28164536.16"), Some("27860857.31")));
+    assert_eq!(m["interval"], serde_json::Value::Null);
+    assert_eq!(m["verdict"], "pass");
     assert_eq!(r["deterministic"], true);
     assert_eq!(r["excluded"], serde_json::json!(["2025-12-25"]));
     assert_eq!(r["changed_rows"]["rows"].as_array().unwrap().len(), 20);
@@ -41,13 +42,37 @@ fn dry_run_reports_classes_and_deltas_and_writes_nothing() {
 }
 
 #[test]
+fn dry_run_over_budget_samples_every_month_and_reports_an_interval_around_the_true_delta() {
+    let out = backfill().args(["run", "specs/revenue-tax-fix.yaml", "--format", "json", "--dry-run-budget", "1KiB"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["coverage"], "sample");
+    let evaluated: Vec<&str> = r["evaluated"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+    // 18 months from 2024-12 to 2026-05, two partitions each (the default 24 is fewer).
+    assert_eq!(evaluated.len(), 36, "{evaluated:?}");
+    let months: std::collections::BTreeSet<&str> = evaluated.iter().map(|d| &d[..7]).collect();
+    assert_eq!(months.len(), 18);
+    let m = &r["metrics"][0];
+    let [lo, hi] = [m["interval"][0].as_f64().unwrap(), m["interval"][1].as_f64().unwrap()];
+    // The true whole-range delta is -1.0782 % (28,164,536.16 → 27,860,857.31).
+    assert!(lo <= -1.0782 && -1.0782 <= hi, "interval {lo}..{hi}");
+    assert!(lo < hi && hi - lo < 0.5, "interval {lo}..{hi}");
+
+    let text = backfill().args(["run", "specs/revenue-tax-fix.yaml", "--dry-run-budget", "1KiB"]).output().unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("evaluated       a sample of 36 of 546 partitions, every month represented"), "{text}");
+    assert!(text.contains("over the sample (-1.") && text.contains(", 95 % interval ") && text.contains(", 36 of 546 partitions)"), "{text}");
+}
+
+#[test]
 fn dry_run_text_ends_with_the_command_that_executes() {
-    let out = backfill().args(["run", "specs/revenue-tax-fix.yaml", "--sample", "2"]).output().unwrap();
+    let out = backfill().args(["run", "specs/revenue-tax-fix.yaml"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("sampled         2 of 546 partitions: 2024-12-01, 2026-05-31"), "{text}");
-    assert!(text.contains("expected -1.5% to -0.8%: inside"), "{text}");
-    assert!(text.contains("gates on the sample:") && text.contains("pass unique_keys") && text.contains("pass expected_delta:net_revenue"), "{text}");
+    assert!(text.contains("evaluated       the whole range, 546 partitions (estimated scan "), "{text}");
+    assert!(text.contains("rows            2,184 unchanged, 8,736 changed, 0 added, 0 removed"), "{text}");
+    assert!(text.contains("net_revenue     28,164,536.16 → 27,860,857.31 (-1.08 %); expected -1.5 % to -0.8 %: inside"), "{text}");
+    assert!(text.contains("pass      unique_keys") && text.contains("pass      expected_delta:net_revenue   whole range net_revenue 28,164,536.16 → 27,860,857.31 (-1.08 %) over 546 partitions"), "{text}");
     assert!(text.trim_end().ends_with("backfill run specs/revenue-tax-fix.yaml --execute"), "{text}");
 }
 
@@ -55,16 +80,16 @@ fn dry_run_text_ends_with_the_command_that_executes() {
 fn dry_run_shows_sample_rows_of_added_and_removed_keys() {
     let wh = warehouse_copy();
     let dir = tempfile::tempdir().unwrap();
-    // Merchant 20 renumbered as 21: in every sampled partition one key vanishes and one appears.
+    // Merchant 20 renumbered as 21: in every partition one key vanishes and one appears.
     let spec = variant(dir.path(), wh.path(), "SELECT revenue_date, merchant_id,", "SELECT revenue_date, CASE WHEN merchant_id = 20 THEN 21 ELSE merchant_id END AS merchant_id,");
     let out = backfill().args(["run"]).arg(&spec).args(["--format", "json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(r["classes"], serde_json::json!({"unchanged": 24, "changed": 90, "added": 6, "removed": 6}));
+    assert_eq!(r["classes"], serde_json::json!({"unchanged": 2184, "changed": 8190, "added": 546, "removed": 546}));
     let rows = |field: &str| -> Vec<(String, String)> { r[field]["rows"].as_array().unwrap().iter().map(|row| (row[0].as_str().unwrap().to_string(), row[1].as_str().unwrap().to_string())).collect() };
-    let days = ["2024-12-01", "2024-12-31", "2025-01-01", "2025-05-31", "2025-08-30", "2026-05-31"];
-    assert_eq!(rows("added_rows"), days.iter().map(|d| (d.to_string(), "21".to_string())).collect::<Vec<_>>());
-    assert_eq!(rows("removed_rows"), days.iter().map(|d| (d.to_string(), "20".to_string())).collect::<Vec<_>>());
+    let days: Vec<String> = (1..=20).map(|d| format!("2024-12-{d:02}")).collect();
+    assert_eq!(rows("added_rows"), days.iter().map(|d| (d.clone(), "21".to_string())).collect::<Vec<_>>());
+    assert_eq!(rows("removed_rows"), days.iter().map(|d| (d.clone(), "20".to_string())).collect::<Vec<_>>());
     assert_eq!(r["added_rows"]["columns"], serde_json::json!(["revenue_date", "merchant_id", "gross_revenue", "net_revenue"]));
 
     let text = backfill().args(["run"]).arg(&spec).output().unwrap();

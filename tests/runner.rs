@@ -3,12 +3,15 @@
 
 mod common;
 mod bad_specs;
+mod data_errors;
 mod demo;
 mod dry_run;
 mod execute;
 mod help;
+mod numbers;
 mod plan_cli;
 mod publish;
 mod pruning;
 mod reconcile;
 mod roundtrip;
+mod seasonal_fixture;

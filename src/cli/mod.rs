@@ -1,5 +1,7 @@
 //! Command-line glue: clap arguments, logging, the runtime, and the one place where a
-//! library error becomes a message and an exit code.
+//! library error becomes a message and an exit code. An engine error that came from
+//! decoding Parquet does not say which file; there the warehouse is searched for the
+//! unreadable file(s), and the message names them (exit 3).
 
 mod commands;
 mod common;
@@ -7,10 +9,14 @@ mod output;
 mod progress;
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 
+use backfill::plan::Plan;
+use backfill::spec::Spec;
+use backfill::warehouse::{Warehouse, WarehouseError};
 use backfill::{Error, ErrorKind};
 
 /// Compile and execute warehouse backfills safely.
@@ -61,8 +67,9 @@ fn init_logging(format: LogFormat) {
 
 /// Parse arguments, run the command, map the outcome to an exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = Cli::command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)).map_err(|e| e.format(&mut Cli::command())));
+    let (cli, spec) = match parsed {
+        Ok((cli, matches)) => (cli, spec_argument(&matches)),
         Err(e) => {
             let code = if e.use_stderr() { ErrorKind::Input.exit_code() } else { 0 };
             let _ = e.print();
@@ -82,8 +89,53 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
+            let e = if from_parquet(&e) { runtime.block_on(name_unreadable_files(e, &global, spec.as_deref())) } else { e };
             let _ = writeln!(std::io::stderr(), "error: {e}");
             ExitCode::from(e.kind().exit_code())
         }
+    }
+}
+
+/// The subcommand's `SPEC` argument, for commands that take one.
+fn spec_argument(matches: &clap::ArgMatches) -> Option<PathBuf> {
+    let (_, sub) = matches.subcommand()?;
+    sub.try_get_one::<PathBuf>("spec").ok().flatten().cloned()
+}
+
+/// An engine error raised while reading Parquet (DataFusion's message then says
+/// "Parquet error" or "Parquet argument error", never which file).
+fn from_parquet(e: &Error) -> bool {
+    matches!(e, Error::Engine(_)) && e.to_string().contains("Parquet")
+}
+
+/// Replace engine error `e` with [`WarehouseError::Unreadable`] naming the files that
+/// do not read: the base and source tables of `spec` (if given and it still plans) are
+/// searched first, in its range first. `e` stays as it is when no file is found
+/// unreadable or the warehouse cannot be searched.
+async fn name_unreadable_files(e: Error, global: &common::Global, spec: Option<&Path>) -> Error {
+    let spec = spec.and_then(|path| Spec::load(path).ok());
+    let warehouse = match &spec {
+        Some(spec) => common::open_warehouse(global, spec),
+        None => common::global_warehouse(global),
+    };
+    let Ok(wh) = warehouse else { return e };
+    let (focus, range) = match spec {
+        Some(spec) => {
+            let range = Some((spec.source_range.start, spec.source_range.end));
+            let mut focus = vec![spec.target.table.clone()];
+            if let Ok(plan) = Plan::build(spec, &wh).await {
+                focus.extend(plan.sources.into_iter().map(|s| s.table));
+            }
+            (focus, range)
+        }
+        None => (Vec::new(), None),
+    };
+    let engine = match &e {
+        Error::Engine(inner) => inner.to_string(),
+        other => other.to_string(),
+    };
+    match Warehouse::find_unreadable(&wh, &focus, range).await {
+        Ok(files) if !files.is_empty() => Error::Warehouse(WarehouseError::Unreadable { location: wh.location().to_string(), files, engine }),
+        _ => e,
     }
 }

@@ -2,6 +2,8 @@
 //! object store is mounted at `bf://warehouse/` (the URL every rendered statement uses),
 //! every discovered table is registered as a listing table with its DATE partition
 //! columns typed, and catalog views are registered from the latest catalog version.
+//! A table with `key=__HIVE_DEFAULT_PARTITION__` folders (Hive's folder for a NULL
+//! partition value) keeps its column types; the rows of those folders read as NULL.
 
 use std::sync::Arc;
 
@@ -15,6 +17,10 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::common::TableReference;
 use datafusion::datasource::TableProvider;
+use datafusion::functions::expr_fn::nullif;
+use datafusion::datasource::provider_as_source;
+use datafusion::logical_expr::{cast, lit, Expr, LogicalPlanBuilder};
+use datafusion::prelude::DataFrame;
 use url::Url;
 
 use super::pruning::PartitionPruned;
@@ -23,7 +29,7 @@ use crate::catalog::CatalogVersion;
 use crate::error::engine;
 use crate::render::WAREHOUSE_URL;
 use crate::spec::TableName;
-use crate::warehouse::{PartitionType, Warehouse};
+use crate::warehouse::{PartitionType, Warehouse, HIVE_DEFAULT_PARTITION};
 
 /// Engine errors (exit 3).
 pub type EngineError = datafusion::error::DataFusionError;
@@ -83,7 +89,12 @@ pub async fn open(wh: &Warehouse, catalog: &CatalogVersion, opts: &SessionOption
             .iter()
             .map(|c| (c.name.clone(), if c.data_type == PartitionType::Date { DataType::Date32 } else { DataType::Utf8 }))
             .collect();
-        register_table(&ctx, &table, partitions, None).await?;
+        let nullable: Vec<String> = listing.null_partition_columns().into_iter().map(|c| c.name.clone()).collect();
+        if nullable.is_empty() {
+            register_table(&ctx, &table, partitions, None).await?;
+        } else {
+            register_with_null_partitions(&ctx, &table, partitions, &nullable).await?;
+        }
     }
     register_views(&ctx, catalog).await?;
     Ok(ctx)
@@ -117,7 +128,39 @@ pub(crate) fn ensure_schema(ctx: &SessionContext, schema: &str) {
 ///
 /// Errors: engine errors (e.g. a table with no files and no schema given).
 pub async fn register_table(ctx: &SessionContext, table: &TableName, partitions: Vec<(String, DataType)>, file_schema: Option<SchemaRef>) -> Result<(), crate::Error> {
-    ensure_schema(ctx, &table.schema);
+    let provider = listing_provider(ctx, table, partitions, file_schema).await?;
+    replace_table(ctx, table, provider)
+}
+
+/// Register `table`, whose partition columns `nullable` have `key=__HIVE_DEFAULT_PARTITION__`
+/// folders, as a view over its listing table: the listing reads those columns as text
+/// (the engine cannot read the folder name as a DATE) and the view gives them back their
+/// types in `partitions`, with the folder's rows NULL. Filters on the columns still
+/// prune partitions: they reach the listing through the view.
+///
+/// Errors: engine errors.
+async fn register_with_null_partitions(ctx: &SessionContext, table: &TableName, partitions: Vec<(String, DataType)>, nullable: &[String]) -> Result<(), crate::Error> {
+    let raw = partitions.iter().map(|(name, t)| (name.clone(), if nullable.contains(name) { DataType::Utf8 } else { t.clone() })).collect();
+    let provider = listing_provider(ctx, table, raw, None).await?;
+    let reference = TableReference::partial(table.schema.as_str(), table.table.as_str());
+    let scan = LogicalPlanBuilder::scan(reference, provider_as_source(provider), None).and_then(|b| b.build()).map_err(engine)?;
+    let df = DataFrame::new(ctx.state(), scan);
+    let columns: Vec<Expr> = df
+        .schema()
+        .columns()
+        .into_iter()
+        .map(|column| match partitions.iter().find(|(name, _)| name == &column.name && nullable.contains(name)) {
+            Some((name, t)) => cast(nullif(Expr::Column(column.clone()), lit(HIVE_DEFAULT_PARTITION)), t.clone()).alias(name),
+            None => Expr::Column(column),
+        })
+        .collect();
+    let view = df.select(columns).map_err(engine)?.into_view();
+    replace_table(ctx, table, view)
+}
+
+/// `table`'s files as a Parquet listing table, partition-pruned when it has one
+/// partition column (see [`register_table`]).
+async fn listing_provider(ctx: &SessionContext, table: &TableName, partitions: Vec<(String, DataType)>, file_schema: Option<SchemaRef>) -> Result<Arc<dyn TableProvider>, crate::Error> {
     let url = ListingTableUrl::parse(format!("{WAREHOUSE_URL}{}", table.prefix())).map_err(engine)?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
@@ -128,10 +171,15 @@ pub async fn register_table(ctx: &SessionContext, table: &TableName, partitions:
         None => config.infer_schema(&ctx.state()).await.map_err(engine)?,
     };
     let provider = Arc::new(ListingTable::try_new(config).map_err(engine)?);
-    let provider: Arc<dyn TableProvider> = match partitions_of(&provider) {
+    Ok(match partitions_of(&provider) {
         Some(key) => Arc::new(PartitionPruned::new(provider, key)),
         None => provider,
-    };
+    })
+}
+
+/// Register `provider` as `table`, replacing what was registered under that name.
+fn replace_table(ctx: &SessionContext, table: &TableName, provider: Arc<dyn TableProvider>) -> Result<(), crate::Error> {
+    ensure_schema(ctx, &table.schema);
     let reference = TableReference::partial(table.schema.as_str(), table.table.as_str());
     let _ = ctx.deregister_table(reference.clone()).map_err(engine)?;
     ctx.register_table(reference, provider).map_err(engine)?;

@@ -1,6 +1,8 @@
 //! Estimated rows and bytes per batch, from the Parquet footers of the source files a
 //! batch's transform reads: a source's files whose DATE partition lies between the
 //! batch's first and last partition, or all of its files if it is not date-partitioned.
+//! Files in a NULL partition folder (`key=__HIVE_DEFAULT_PARTITION__`) of the base or of
+//! a source lie outside every range: they are not counted, and a warning names them.
 
 use chrono::NaiveDate;
 use futures::{stream, StreamExt, TryStreamExt};
@@ -9,7 +11,8 @@ use serde::Serialize;
 use super::Source;
 use crate::Error;
 use crate::spec::Spec;
-use crate::warehouse::{read_footer, DataFile, Warehouse};
+use crate::spec::TableName;
+use crate::warehouse::{read_footer, DataFile, TableListing, Warehouse, HIVE_DEFAULT_PARTITION};
 
 /// Footers read at once; local disks and object stores both like some parallelism.
 const FOOTER_CONCURRENCY: usize = 32;
@@ -32,6 +35,21 @@ impl Estimate {
     }
 }
 
+/// Log a warning when `listing` has files in `key`'s NULL folder: their rows have a
+/// NULL `key`, so no source range holds them and the backfill leaves them as they are
+/// (the view swap keeps such base rows visible).
+fn warn_null_partitions(listing: &TableListing, key: &str) {
+    let files = listing.null_partition_files(key).count();
+    if files > 0 {
+        let table: &TableName = &listing.table;
+        tracing::warn!(
+            table = %table,
+            files,
+            "`{table}` has {files} Parquet file(s) in {key}={HIVE_DEFAULT_PARTITION}: their rows have a NULL {key}, lie outside the source range and are left as they are"
+        );
+    }
+}
+
 /// Per-source footer figures, sorted by partition date for range sums.
 pub(super) struct Estimator {
     dated: Vec<(NaiveDate, Estimate)>,
@@ -42,15 +60,21 @@ pub(super) struct Estimator {
 
 impl Estimator {
     /// Read the footers of every source file inside the spec's range (dated sources)
-    /// or of every file (undated sources). Views contribute nothing.
+    /// or of every file (undated sources). Views contribute nothing. Warns about NULL
+    /// partition folders of the base and the sources (see [`warn_null_partitions`]).
     pub(super) async fn load(wh: &Warehouse, spec: &Spec, sources: &[Source]) -> Result<Self, Error> {
         let (start, end) = (spec.source_range.start, spec.source_range.end);
+        let base = &spec.target.table;
+        if !sources.iter().any(|s| &s.table == base) {
+            warn_null_partitions(&wh.list_table(base).await?, &spec.target.partition_key);
+        }
         let mut dated: Vec<(NaiveDate, DataFile)> = Vec::new();
         let mut undated: Vec<DataFile> = Vec::new();
         for source in sources {
             let listing = wh.list_table(&source.table).await?;
             match &source.partition_column {
                 Some(col) => {
+                    warn_null_partitions(&listing, col);
                     for f in listing.files_between(col, start, end) {
                         let day = NaiveDate::parse_from_str(f.partition_value(col).unwrap_or_default(), "%Y-%m-%d").expect("filtered by files_between");
                         dated.push((day, f.clone()));

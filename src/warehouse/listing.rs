@@ -1,4 +1,7 @@
 //! Table discovery by listing: `schema/table/key=value/.../*.parquet`.
+//!
+//! A `key=__HIVE_DEFAULT_PARTITION__` folder is Hive's folder for rows whose partition
+//! value is NULL: it does not decide the column's type, and its rows read as NULL.
 
 use std::collections::BTreeMap;
 
@@ -22,10 +25,19 @@ pub struct DataFile {
     pub partition: Vec<(String, String)>,
 }
 
+/// The folder value Hive writes for a NULL partition value: `key=__HIVE_DEFAULT_PARTITION__`.
+pub const HIVE_DEFAULT_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
+
 impl DataFile {
-    /// The raw value of partition column `column` for this file, if it has one.
+    /// The raw value of partition column `column` for this file, if it has one
+    /// ([`HIVE_DEFAULT_PARTITION`] for a NULL value).
     pub fn partition_value(&self, column: &str) -> Option<&str> {
         self.partition.iter().find(|(k, _)| k == column).map(|(_, v)| v.as_str())
+    }
+
+    /// True when this file lies in `column`'s NULL folder, `column=__HIVE_DEFAULT_PARTITION__`.
+    pub fn in_null_partition(&self, column: &str) -> bool {
+        self.partition_value(column) == Some(HIVE_DEFAULT_PARTITION)
     }
 }
 
@@ -33,7 +45,8 @@ impl DataFile {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PartitionType {
-    /// Every value parses as `YYYY-MM-DD` (DESIGN.md, warehouse layout).
+    /// Every value parses as `YYYY-MM-DD` (DESIGN.md, warehouse layout), apart from
+    /// [`HIVE_DEFAULT_PARTITION`] folders, whose rows are NULL.
     Date,
     /// Anything else.
     Utf8,
@@ -53,7 +66,8 @@ pub struct PartitionColumn {
 pub struct TableListing {
     /// The table.
     pub table: TableName,
-    /// Its Parquet files, sorted by path.
+    /// Its Parquet files: those of NULL partitions ([`HIVE_DEFAULT_PARTITION`]) first,
+    /// then the others, each group sorted by path (so the last file is the newest dated one).
     pub files: Vec<DataFile>,
     /// Partition columns in folder order.
     pub partition_columns: Vec<PartitionColumn>,
@@ -72,6 +86,16 @@ impl TableListing {
     /// The partition column called `name`, if any.
     pub fn partition_column(&self, name: &str) -> Option<&PartitionColumn> {
         self.partition_columns.iter().find(|c| c.name == name)
+    }
+
+    /// Files in `column`'s NULL folder (`column=__HIVE_DEFAULT_PARTITION__`), in path order.
+    pub fn null_partition_files<'a>(&'a self, column: &'a str) -> impl Iterator<Item = &'a DataFile> + 'a {
+        self.files.iter().filter(move |f| f.in_null_partition(column))
+    }
+
+    /// Partition columns with a NULL folder (`key=__HIVE_DEFAULT_PARTITION__`), in folder order.
+    pub fn null_partition_columns(&self) -> Vec<&PartitionColumn> {
+        self.partition_columns.iter().filter(|c| self.files.iter().any(|f| f.in_null_partition(&c.name))).collect()
     }
 }
 
@@ -115,13 +139,14 @@ pub(super) async fn list_table(wh: &Warehouse, table: &TableName) -> Result<Tabl
             .filter_map(|f| f.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
             .collect();
         for (depth, (k, v)) in partition.iter().enumerate() {
-            let is_date = NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok();
+            let is_date = v == HIVE_DEFAULT_PARTITION || NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok();
             let entry = values.entry(k.clone()).or_insert((depth, true));
             entry.1 &= is_date;
         }
         files.push(DataFile { path: meta.location.to_string(), size: meta.size, partition });
     }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let dated = |f: &DataFile| !f.partition.iter().any(|(_, v)| v == HIVE_DEFAULT_PARTITION);
+    files.sort_by(|a, b| (dated(a), &a.path).cmp(&(dated(b), &b.path)));
     let mut partition_columns: Vec<(usize, PartitionColumn)> = values
         .into_iter()
         .map(|(name, (depth, is_date))| {

@@ -9,6 +9,8 @@ mod read;
 use std::path::Path;
 use std::sync::Arc;
 
+use chrono::NaiveDate;
+
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::prefix::PrefixStore;
@@ -16,8 +18,8 @@ use object_store::ObjectStore;
 use url::Url;
 
 pub use footer::{read_footer, FileStats};
-pub use listing::{DataFile, PartitionColumn, PartitionType, TableListing};
-pub use read::{read_partition, PartitionRows};
+pub use listing::{DataFile, PartitionColumn, PartitionType, TableListing, HIVE_DEFAULT_PARTITION};
+pub use read::{check_file, read_partition, PartitionRows, UnreadableFile};
 
 use crate::spec::TableName;
 
@@ -44,7 +46,7 @@ pub enum WarehouseError {
         source: object_store::Error,
     },
     /// A Parquet footer could not be read (exit 3).
-    #[error("warehouse `{location}`: cannot read the Parquet footer of `{path}`: {message}")]
+    #[error("warehouse `{location}`: cannot read the Parquet footer of `{path}`: {message}\n  fix: {RESTORE}")]
     Footer {
         /// The warehouse location.
         location: String,
@@ -54,7 +56,7 @@ pub enum WarehouseError {
         message: String,
     },
     /// A data file could not be decoded, or its columns do not fit the table (exit 3).
-    #[error("warehouse `{location}`: cannot read `{path}`: {message}")]
+    #[error("warehouse `{location}`: cannot read `{path}`: {message}\n  fix: {RESTORE}, as valid Parquet with the table's columns")]
     Data {
         /// The warehouse location.
         location: String,
@@ -63,7 +65,46 @@ pub enum WarehouseError {
         /// What went wrong.
         message: String,
     },
+    /// The engine failed while reading Parquet, and these files of the warehouse turned
+    /// out not to read (see [`Warehouse::find_unreadable`]) (exit 3).
+    #[error("{}", unreadable(.location, .files, .engine))]
+    Unreadable {
+        /// The warehouse location.
+        location: String,
+        /// The files that do not read, by path; at least one.
+        files: Vec<UnreadableFile>,
+        /// The engine's own message.
+        engine: String,
+    },
 }
+
+/// How to fix a damaged data file.
+const RESTORE: &str = "restore the file from a backup, or rewrite its partition with the pipeline that produced it; then rerun";
+
+/// Files listed by name in an [`WarehouseError::Unreadable`] message; the rest are counted.
+const SHOWN: usize = 10;
+
+fn unreadable(location: &str, files: &[UnreadableFile], engine: &str) -> String {
+    let mut out = match files {
+        [one] => format!("warehouse `{location}`: cannot read `{}`: {}", one.path, one.problem),
+        _ => {
+            let mut s = format!("warehouse `{location}`: {} Parquet files cannot be read:", files.len());
+            for f in files.iter().take(SHOWN) {
+                s.push_str(&format!("\n  `{}`: {}", f.path, f.problem));
+            }
+            if files.len() > SHOWN {
+                s.push_str(&format!("\n  and {} more", files.len() - SHOWN));
+            }
+            s
+        }
+    };
+    out.push_str(&format!("\n  the engine stopped with: {}\n  fix: {RESTORE}", engine.trim_end()));
+    out
+}
+
+/// Bytes of Parquet [`Warehouse::find_unreadable`] decodes at most (footers of every file
+/// are read whatever the size).
+pub const UNREADABLE_SCAN_BUDGET: u64 = 4 << 30;
 
 /// An open warehouse: an object store rooted at the warehouse's top folder.
 #[derive(Debug, Clone)]
@@ -148,5 +189,37 @@ impl Warehouse {
     /// Errors: store failures. A table with no files yields an empty listing.
     pub async fn list_table(&self, table: &TableName) -> Result<TableListing, WarehouseError> {
         listing::list_table(self, table).await
+    }
+
+    /// The Parquet files of this warehouse that cannot be read, sorted by path: called
+    /// after an engine error that came from decoding Parquet, which does not say which
+    /// file. First the footer of every file of every table (the engine reads them all
+    /// when a session opens); when they all read, whole files are decoded, in this order
+    /// and within [`UNREADABLE_SCAN_BUDGET`] bytes: the files of the `focus` tables with
+    /// a DATE partition in `range` (all their files when `range` is `None`), their other
+    /// files, then the files of every other table. Scanning stops at the first group
+    /// with an unreadable file. Empty when every file read.
+    ///
+    /// Errors: store failures listing the tables.
+    pub async fn find_unreadable(&self, focus: &[TableName], range: Option<(NaiveDate, NaiveDate)>) -> Result<Vec<UnreadableFile>, WarehouseError> {
+        let mut groups: [Vec<DataFile>; 3] = Default::default();
+        for table in self.tables().await? {
+            let listing = self.list_table(&table).await?;
+            let dates: Vec<&str> = listing.partition_columns.iter().filter(|c| c.data_type == PartitionType::Date).map(|c| c.name.as_str()).collect();
+            for file in listing.files {
+                let in_range = match range {
+                    None => true,
+                    Some((from, to)) => dates.is_empty()
+                        || dates.iter().filter_map(|c| file.partition_value(c)).filter_map(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok()).any(|d| d >= from && d <= to),
+                };
+                let group = match (focus.contains(&table), in_range) {
+                    (true, true) => 0,
+                    (true, false) => 1,
+                    (false, _) => 2,
+                };
+                groups[group].push(file);
+            }
+        }
+        Ok(read::find_unreadable(self, &groups, UNREADABLE_SCAN_BUDGET).await)
     }
 }

@@ -2,7 +2,8 @@
 //! partition folder, one GET per file, decoded by the parquet crate. No query is planned,
 //! so reading a handful of small partitions costs milliseconds, not the tens of
 //! milliseconds a DataFusion scan spends planning (reconciliation reads two sides of
-//! every batch this way).
+//! every batch this way). Also: finding which file of the warehouse does not read, when
+//! the engine failed decoding Parquet without saying.
 
 use std::sync::Arc;
 
@@ -12,11 +13,16 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use futures::TryStreamExt;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::{DefaultParquetFileReaderFactory, ParquetFileReaderFactory};
+use datafusion::parquet::arrow::async_reader::AsyncFileReader;
+use datafusion::parquet::arrow::ParquetRecordBatchStreamBuilder;
+use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
+use futures::{stream, FutureExt, StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStoreExt;
 
-use super::{DataFile, Warehouse, WarehouseError};
+use super::{read_footer, DataFile, Warehouse, WarehouseError};
 use crate::spec::TableName;
 
 /// One partition's rows and the files they came from.
@@ -72,4 +78,64 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef, key: &str, value: &str) -> R
         })
         .collect::<Result<Vec<_>, _>>()?;
     RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| e.to_string())
+}
+
+/// A Parquet file that does not read, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableFile {
+    /// Object path from the warehouse root.
+    pub path: String,
+    /// The reader's message.
+    pub problem: String,
+}
+
+/// Footers read at once while looking for unreadable files.
+const FOOTERS_AT_ONCE: usize = 16;
+/// Whole files decoded at once while looking for unreadable files.
+const FILES_AT_ONCE: usize = 4;
+
+/// Decode every page of `file`, keeping no rows: `Ok` when the whole file reads, else
+/// the reader's message (a reader panic included: it is caught, never propagated).
+pub async fn check_file(wh: &Warehouse, file: &DataFile) -> Result<(), String> {
+    let decode = async {
+        let factory = DefaultParquetFileReaderFactory::new(Arc::clone(wh.store()));
+        let reader: Box<dyn AsyncFileReader> = factory.create_reader(0, PartitionedFile::new(file.path.as_str(), file.size), None, &ExecutionPlanMetricsSet::new()).map_err(|e| e.to_string())?;
+        let mut batches = ParquetRecordBatchStreamBuilder::new(reader).await.and_then(|b| b.build()).map_err(|e| e.to_string())?;
+        while batches.try_next().await.map_err(|e| e.to_string())?.is_some() {}
+        Ok(())
+    };
+    std::panic::AssertUnwindSafe(decode).catch_unwind().await.unwrap_or_else(|_| Err("the Parquet reader panicked on this file".into()))
+}
+
+/// The unreadable files among `groups` (see [`Warehouse::find_unreadable`]): every
+/// footer first; then whole files, group by group, until `budget` bytes are decoded or
+/// a group has an unreadable file. Sorted by path.
+pub(super) async fn find_unreadable(wh: &Warehouse, groups: &[Vec<DataFile>], budget: u64) -> Vec<UnreadableFile> {
+    let footers = stream::iter(groups.iter().flatten().map(|f| async move {
+        let problem = match read_footer(wh, f).await {
+            Ok(_) => return None,
+            Err(WarehouseError::Footer { message, .. }) => message,
+            Err(WarehouseError::Store { source, .. }) => source.to_string(),
+            Err(e) => e.to_string(),
+        };
+        Some(UnreadableFile { path: f.path.clone(), problem })
+    }));
+    let mut bad: Vec<UnreadableFile> = footers.buffer_unordered(FOOTERS_AT_ONCE).filter_map(std::future::ready).collect().await;
+    let mut left = budget;
+    for group in groups {
+        if !bad.is_empty() {
+            break;
+        }
+        let taken = group.iter().take_while(|f| match left.checked_sub(f.size) {
+            Some(rest) => {
+                left = rest;
+                true
+            }
+            None => false,
+        });
+        let checks = stream::iter(taken.map(|f| async move { check_file(wh, f).await.err().map(|problem| UnreadableFile { path: f.path.clone(), problem }) }));
+        bad = checks.buffer_unordered(FILES_AT_ONCE).filter_map(std::future::ready).collect().await;
+    }
+    bad.sort_by(|a, b| a.path.cmp(&b.path));
+    bad
 }

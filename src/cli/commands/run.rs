@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use backfill::execute::dry_run::{dry_run, Coverage, DryRun, DryRunOptions, DEFAULT_BUDGET, DEFAULT_SAMPLE};
+use backfill::execute::dry_run::{dry_run, Coverage, DryRun, DryRunOptions, DEFAULT_SAMPLE};
 use backfill::number::{count, or_null, percent};
 use backfill::execute::run::ExecuteOptions;
 use backfill::execute::session::SessionOptions;
@@ -53,7 +53,7 @@ pub struct Args {
 
     /// Evaluate the whole range when its estimated scan (Parquet footers) fits this size,
     /// e.g. 1GiB or 200MB; above it, evaluate a sample.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value_t = DEFAULT_BUDGET)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "1GiB")]
     dry_run_budget: u64,
 
     /// Above the budget: partitions to sample (at least two per month of the range).

@@ -237,6 +237,13 @@ pub async fn dry_run(plan: &Plan, wh: &Warehouse, templates: &Templates, opts: &
     })
 }
 
+/// Whether metric `sql` takes a `min` or `max`: an extreme of the whole range, which a
+/// sample need not contain, so its bootstrap interval says nothing about the range.
+fn extreme(sql: &str) -> bool {
+    static CALL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| regex::Regex::new(r"(?i)\b(min|max)\s*\(").expect("valid"));
+    CALL.is_match(sql)
+}
+
 fn register(ctx: &SessionContext, name: &TableName, table: MemTable) -> Result<(), Error> {
     session::ensure_schema(ctx, &name.schema);
     ctx.register_table(TableReference::partial(name.schema.as_str(), name.table.as_str()), Arc::new(table)).map_err(engine)?;
@@ -280,6 +287,9 @@ async fn estimate_metrics(ctx: &SessionContext, r: &StatementRenderer<'_>, plan:
         let percent = pair.percent();
         let verdict = m.expected_delta.map(|e| {
             let (verdict, detail) = match (percent, interval) {
+                (Some(p), Some(_)) if extreme(&m.sql) => {
+                    (Verdict::Uncertain, format!("sample estimate {} {} ({sampled}); a sample cannot bound a min or max over the whole range; expected {e}", m.name, crate::number::percent(Some(p))))
+                }
                 (Some(p), Some([lo, hi])) => {
                     let verdict = if lo >= e.low && hi <= e.high { Verdict::Pass } else if hi < e.low || lo > e.high { Verdict::Fail } else { Verdict::Uncertain };
                     (verdict, format!("sample estimate {} {} (95 % interval {} to {}; {sampled}); expected {e} over the whole range", m.name, crate::number::percent(Some(p)), crate::number::percent(Some(lo)), crate::number::percent(Some(hi))))

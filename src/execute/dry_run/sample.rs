@@ -4,7 +4,10 @@
 //!
 //! Sampling design (the source of the rules): each calendar month of the range is a
 //! stratum; partitions are allocated to months in proportion to their size, at least two
-//! per month (one cannot show variation), spread evenly inside the month. The interval
+//! per month (one cannot show variation), drawn at random inside the month without
+//! replacement (a stratified random sample: the design the interval assumes; fixed
+//! days of the month would be a systematic sample that a day-of-month pattern could
+//! bias). The interval
 //! is a percentile bootstrap over partitions, drawn with replacement within each month,
 //! `n − 1` draws from a month's `n` sampled partitions (the McCarthy–Snowden choice,
 //! which keeps the resampling variance from understating the sampling variance when `n`
@@ -28,10 +31,17 @@ pub fn stratified(partitions: &[NaiveDate], n: usize) -> Vec<NaiveDate> {
     let total = partitions.len().max(1);
     let want = n.max(2 * months.len()).min(partitions.len());
     let mut picked = Vec::with_capacity(want);
+    let mut rng = SplitMix64(SEED);
     for days in months.values() {
         let share = (2 * want * days.len() + total) / (2 * total);
         let k = share.max(2).min(days.len());
-        picked.extend((0..k).map(|i| days[(2 * i + 1) * days.len() / (2 * k)]));
+        // The first k of a partial Fisher–Yates shuffle.
+        let mut order: Vec<NaiveDate> = days.clone();
+        for i in 0..k {
+            let j = i + (rng.next() % (order.len() - i) as u64) as usize;
+            order.swap(i, j);
+        }
+        picked.extend_from_slice(&order[..k]);
     }
     picked.sort();
     picked
