@@ -98,7 +98,7 @@ fn main() {
                 // The run's HTML report, kept for a look in a browser.
                 let dir = backfill::execute::state::BackfillDir::new(&plan.spec.backfill_id);
                 let checkpoints = backfill::execute::state::checkpoints(&wh, &dir).await.unwrap();
-                let html = backfill::report::html::render(&backfill::report::build(&plan, &rendered.fingerprint, &checkpoints));
+                let html = backfill::report::html::render(&backfill::report::build(&plan, &rendered.fingerprint, &checkpoints, summary.range.as_ref()));
                 let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tpch-report.html");
                 std::fs::write(&out, html).unwrap();
                 eprintln!("report: {}", out.display());

@@ -34,18 +34,18 @@ impl ErrorKind {
 /// Any error of the library.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The spec is wrong (or names what the warehouse lacks).
+    /// The spec is wrong (or names what the warehouse lacks). Boxed: it is large.
     #[error(transparent)]
-    Spec(#[from] SpecError),
+    Spec(Box<SpecError>),
     /// The warehouse could not be opened or read.
     #[error(transparent)]
     Warehouse(#[from] WarehouseError),
     /// The catalog could not be read.
     #[error(transparent)]
     Catalog(#[from] CatalogError),
-    /// A template failed or rendered SQL that does not parse.
+    /// A template failed or rendered SQL that does not parse. Boxed: it is large.
     #[error(transparent)]
-    Render(#[from] RenderError),
+    Render(Box<RenderError>),
     /// The DataFusion engine failed.
     #[error("engine: {0}")]
     Engine(#[from] Box<datafusion::error::DataFusionError>),
@@ -102,6 +102,18 @@ impl Error {
             Error::Catalog(CatalogError::Warehouse(WarehouseError::Location { .. })) => ErrorKind::Input,
             Error::Warehouse(_) | Error::Catalog(_) | Error::Engine(_) | Error::Corrupt { .. } | Error::Timeout(_) | Error::Io { .. } => ErrorKind::Runtime,
         }
+    }
+}
+
+impl From<SpecError> for Error {
+    fn from(e: SpecError) -> Self {
+        Error::Spec(Box::new(e))
+    }
+}
+
+impl From<RenderError> for Error {
+    fn from(e: RenderError) -> Self {
+        Error::Render(Box::new(e))
     }
 }
 

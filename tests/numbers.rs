@@ -243,3 +243,38 @@ fn the_dry_run_is_exact_under_its_budget_and_brackets_the_truth_over_it() {
         assert!(lo <= truth && truth <= hi, "{name}: {truth} outside [{lo}, {hi}]");
     }
 }
+
+#[test]
+fn a_value_tolerance_counts_small_moves_as_unchanged_and_must_name_a_numeric_value_column() {
+    let (wh, dir) = fixture(&SeasonalOptions::default());
+    let january = ("end: 2024-12-31", "end: 2023-01-31");
+    let with = |tolerances: &str| seasonal_spec(dir.path(), wh.path(), &[january, ("  sample_rows: 5", &format!("  sample_rows: 5\n  value_tolerance:\n{tolerances}"))]);
+    // The source holds the corrected rows: count those whose fees move, independently.
+    let fees_moved: u64 = scalar_text(
+        &independent(wh.path(), &format!("SELECT count(*) AS v FROM {BASE} o JOIN staging.flight_corrections n ON o.flight_date = n.flight_date AND o.carrier = n.carrier WHERE o.flight_date <= DATE '2023-01-31' AND o.fees <> n.fees")),
+        "v",
+    )
+    .parse()
+    .unwrap();
+    // Delays move by 5 % in January: within a relative 0.5 they count as unchanged, so
+    // only the rows whose fees moved are changed.
+    let spec = with("    avg_arr_delay: 0.5");
+    ok(cli(&["run", "--execute", "--restart"], &spec));
+    assert!(fees_moved > 0 && fees_moved < 16 * 31);
+    let report = json(cli(&["report", "--format", "json"], &spec));
+    assert_eq!(report["rows"]["changed"], fees_moved);
+    assert!(report["comparisons"].as_array().unwrap().contains(&Value::from("avg_arr_delay (DOUBLE): equal within a relative tolerance of 0.5")), "{}", report["comparisons"]);
+    // Fees move by 7 % of at most 90,000.00: within 100,000.00 (exact, in the column's
+    // units) they count as unchanged too.
+    let spec = with("    avg_arr_delay: 0.5\n    fees: \"100000.00\"");
+    ok(cli(&["run", "--execute", "--restart"], &spec));
+    let report = json(cli(&["report", "--format", "json"], &spec));
+    assert_eq!(report["rows"]["changed"], 0);
+    assert_eq!(report["rows"]["unchanged"], 16 * 31);
+    assert!(report["comparisons"].as_array().unwrap().contains(&Value::from("fees (DECIMAL(18, 2)): equal within 100000 (exact, in the column's units)")), "{}", report["comparisons"]);
+
+    let out = cli(&["validate"], &with("    carrier: 1"));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("validation.value_tolerance.carrier") && stderr.contains("is not a numeric value column"), "{stderr}");
+}

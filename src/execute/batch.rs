@@ -141,11 +141,9 @@ impl BatchRunner {
             let folder = format!("{key}={day}");
             let target = format!("{}{folder}", spec.target.shadow.prefix());
             let ours = format!("b{:04}-a{attempt:03}-", batch.number);
-            let mut i = 0;
-            for file in staged.iter().filter(|m| m.location.parts().any(|p| p.as_ref() == folder)) {
+            for (i, file) in staged.iter().filter(|m| m.location.parts().any(|p| p.as_ref() == folder)).enumerate() {
                 let to = ObjectPath::from(format!("{target}/{ours}{i:03}.parquet"));
                 store.rename(&file.location, &to).await.map_err(|e| store_err(&self.wh, e))?;
-                i += 1;
             }
             let existing: Vec<_> = store.list(Some(&ObjectPath::from(target.as_str()))).try_collect().await.map_err(|e| store_err(&self.wh, e))?;
             for old in existing.iter().filter(|m| !m.location.filename().is_some_and(|n| n.starts_with(&ours))) {

@@ -35,6 +35,9 @@ use object_store::ObjectMeta;
 /// input per partition would cost more than its per-file filter.
 pub const MAX_SPLIT: usize = 64;
 
+/// A listing of the table and the partition values taken from it (computed once per listing).
+type Memo = (Arc<Vec<ObjectMeta>>, Option<Arc<Vec<String>>>);
+
 /// A listing table with one partition column whose partition filters are evaluated once
 /// per scan (see the module documentation).
 #[derive(Debug)]
@@ -43,7 +46,7 @@ pub struct PartitionPruned {
     /// The partition column's name and type.
     key: (String, DataType),
     /// The cached listing partition values were last computed from, and those values.
-    memo: Mutex<Option<(Arc<Vec<ObjectMeta>>, Option<Arc<Vec<String>>>)>>,
+    memo: Mutex<Option<Memo>>,
 }
 
 impl PartitionPruned {

@@ -74,6 +74,8 @@ pub struct RunSummary {
     /// Milliseconds spent reconciling (reading both sides, every reconciliation
     /// statement), summed over batches.
     pub reconcile_ms: f64,
+    /// Each metric over the whole range, computed when the last batch was done.
+    pub range: Option<RangeReconciliation>,
 }
 
 
@@ -220,6 +222,7 @@ async fn execute_leased(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, op
             failed.join("; ")
         )));
     }
+    summary.range = Some(range);
     Ok(summary)
 }
 

@@ -42,7 +42,8 @@ pub async fn after_publish(plan: &Plan, wh: &Warehouse, catalog: &CatalogVersion
     let view = quote_table(&spec.target.view.to_string());
     let scope = in_scope(plan);
     let inside = differing(&ctx, &format!("SELECT {cols} FROM {view} WHERE {scope}"), &format!("SELECT {cols} FROM {} WHERE {scope}", quote_table(&spec.target.shadow.to_string()))).await?;
-    let outside = differing(&ctx, &format!("SELECT {cols} FROM {view} WHERE NOT ({scope})"), &format!("SELECT {cols} FROM ({previous_body}) AS previous WHERE NOT ({scope})")).await?;
+    // `IS NOT TRUE`, not `NOT`: rows whose partition key is NULL are outside the range too.
+    let outside = differing(&ctx, &format!("SELECT {cols} FROM {view} WHERE ({scope}) IS NOT TRUE"), &format!("SELECT {cols} FROM ({previous_body}) AS previous WHERE ({scope}) IS NOT TRUE")).await?;
     if inside + outside > 0 {
         return Err(Error::Corrupt {
             path: format!("view {} (catalog version {})", spec.target.view, catalog.version),

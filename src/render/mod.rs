@@ -234,6 +234,9 @@ struct ColumnCtx<'a> {
     sql_type: Value,
 }
 
+/// One rendered per-batch statement: its step, its batch and its SQL.
+type BatchStatement = (Step, u32, String);
+
 /// Render every statement of `plan` with `templates`, parse each back, and fingerprint.
 ///
 /// Errors: [`RenderError::Template`] for a template that does not compile or render,
@@ -246,7 +249,7 @@ pub fn render(plan: &Plan, templates: &Templates) -> Result<RenderedPlan, Render
     // Batches render independently: spread them over the cores, keep their order.
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(plan.batches.len()).max(1);
     let chunk = plan.batches.len().div_ceil(workers);
-    let rendered_batches: Vec<Result<Vec<(Step, u32, String)>, RenderError>> = std::thread::scope(|scope| {
+    let rendered_batches: Vec<Result<Vec<BatchStatement>, RenderError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = plan
             .batches
             .chunks(chunk)

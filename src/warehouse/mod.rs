@@ -198,7 +198,8 @@ impl Warehouse {
     /// and within [`UNREADABLE_SCAN_BUDGET`] bytes: the files of the `focus` tables with
     /// a DATE partition in `range` (all their files when `range` is `None`), their other
     /// files, then the files of every other table. Scanning stops at the first group
-    /// with an unreadable file. Empty when every file read.
+    /// with an unreadable file. Empty when every file read. Empty objects are not looked
+    /// at: the engine skips them too.
     ///
     /// Errors: store failures listing the tables.
     pub async fn find_unreadable(&self, focus: &[TableName], range: Option<(NaiveDate, NaiveDate)>) -> Result<Vec<UnreadableFile>, WarehouseError> {
@@ -206,7 +207,8 @@ impl Warehouse {
         for table in self.tables().await? {
             let listing = self.list_table(&table).await?;
             let dates: Vec<&str> = listing.partition_columns.iter().filter(|c| c.data_type == PartitionType::Date).map(|c| c.name.as_str()).collect();
-            for file in listing.files {
+            // Empty objects are skipped, as the engine skips them.
+            for file in listing.files.into_iter().filter(|f| f.size > 0) {
                 let in_range = match range {
                     None => true,
                     Some((from, to)) => dates.is_empty()

@@ -110,13 +110,20 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
 async fn execute(args: &Args, c: &crate::cli::common::Compiled, session: SessionOptions) -> Result<(), Error> {
     let opts = ExecuteOptions { session, force_unlock: args.force_unlock, restart: args.restart };
     let dir = backfill::execute::state::BackfillDir::new(&c.plan.spec.backfill_id);
-    let done = backfill::execute::state::checkpoints(&c.warehouse, &dir).await?.iter().filter(|k| k.state == backfill::execute::state::BatchState::Done && k.fingerprint == c.rendered.fingerprint).count();
+    // For the progress bar only: unreadable checkpoints are the run's to report.
+    let done = backfill::execute::state::checkpoints(&c.warehouse, &dir).await.unwrap_or_default().iter().filter(|k| k.state == backfill::execute::state::BatchState::Done && k.fingerprint == c.rendered.fingerprint).count();
     let reporter = std::sync::Arc::new(Reporter::new(c.plan.batches.len() as u64, if args.restart { 0 } else { done as u64 }));
     let result = backfill::execute::run::execute(&c.plan, &c.rendered, &c.warehouse, &opts, reporter.clone()).await;
     reporter.finish();
     let summary = result?;
+    let mut whole = String::new();
+    if let Some(range) = &summary.range {
+        for (m, pair) in c.plan.spec.validation.metrics.iter().zip(&range.metrics) {
+            whole.push_str(&format!("  whole range: {} {} → {} ({})\n", m.name, or_null(pair.old.as_ref()), or_null(pair.new.as_ref()), percent(pair.percent())));
+        }
+    }
     print(&format!(
-        "executed {}: {} batches run now, {} already done; {} rows written, {} read; every gate passed\n  shadow {} holds the corrected partitions; nothing is published yet\n  next: backfill report {} --format html, then backfill publish {} --approved-by NAME\n",
+        "executed {}: {} batches run now, {} already done; {} rows written, {} read; every gate passed\n{whole}  shadow {} holds the corrected partitions; nothing is published yet\n  next: backfill report {} --format html, then backfill publish {} --approved-by NAME\n",
         c.plan.spec.backfill_id,
         summary.done,
         summary.skipped,
