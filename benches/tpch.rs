@@ -24,7 +24,6 @@ fn peak_rss() -> Option<u64> {
     Some(kib * 1024)
 }
 
-
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -82,7 +81,10 @@ fn main() {
     let run = |wh_dir: &Path, batch: Option<u32>, report: bool| {
         let mut text = spec_text.replace("warehouse: ../target/tpch-warehouse", &format!("warehouse: {}", wh_dir.display()));
         if let Some(n) = batch {
-            text = regex::Regex::new(r"partitions_per_batch: \d+").unwrap().replace(&text, format!("partitions_per_batch: {n}").as_str()).into_owned();
+            text = regex::Regex::new(r"partitions_per_batch: \d+")
+                .unwrap()
+                .replace(&text, format!("partitions_per_batch: {n}").as_str())
+                .into_owned();
         }
         let spec_path = wh_dir.with_extension("yaml");
         std::fs::write(&spec_path, text).unwrap();
@@ -98,12 +100,24 @@ fn main() {
                 // The run's HTML report, kept for a look in a browser.
                 let dir = backfill::execute::state::BackfillDir::new(&plan.spec.backfill_id);
                 let checkpoints = backfill::execute::state::checkpoints(&wh, &dir).await.unwrap();
-                let html = backfill::report::html::render(&backfill::report::build(&plan, &rendered.fingerprint, &checkpoints, summary.range.as_ref()));
+                let html = backfill::report::html::render(&backfill::report::build(
+                    &plan,
+                    &rendered.fingerprint,
+                    &checkpoints,
+                    summary.range.as_ref(),
+                ));
                 let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tpch-report.html");
                 std::fs::write(&out, html).unwrap();
                 eprintln!("report: {}", out.display());
             }
-            Run { time: elapsed, rows: summary.rows_written, batches: plan.batches.len(), partitions: plan.partitions.len(), write_ms: summary.write_ms, reconcile_ms: summary.reconcile_ms }
+            Run {
+                time: elapsed,
+                rows: summary.rows_written,
+                batches: plan.batches.len(),
+                partitions: plan.partitions.len(),
+                write_ms: summary.write_ms,
+                reconcile_ms: summary.reconcile_ms,
+            }
         })
     };
     let shipped = run(&wh_dir, None, true);
@@ -127,14 +141,21 @@ fn main() {
 
     let weekly = run(&weekly_dir, Some(7), false);
 
-    println!("TPC-H scale factor {scale_factor}, specs/tpch-revenue-fix.yaml: {} partitions in {} batches, {} rows written", shipped.partitions, shipped.batches, shipped.rows);
+    println!(
+        "TPC-H scale factor {scale_factor}, specs/tpch-revenue-fix.yaml: {} partitions in {} batches, {} rows written",
+        shipped.partitions, shipped.batches, shipped.rows
+    );
     println!("  bare COPY … PARTITIONED BY {:>8.2?}  ({bare_partitions} partitions, one statement)", bare_time);
     for (name, r) in [("as shipped", &shipped), ("weekly batches (7 partitions)", &weekly)] {
         println!("  backfill run --execute, {name}: {} batches", r.batches);
         println!("    wall time               {:>8.2?}  (write, commit, reconcile, checkpoint per batch)", r.time);
         println!("    ratio to the bare COPY  {:>8.2}", r.time.as_secs_f64() / bare_time.as_secs_f64());
         println!("    batch writes, summed    {:>8.0} ms", r.write_ms);
-        println!("    reconciliation, summed  {:>8.0} ms  ({:.2} of the writes; base and shadow reads and every reconciliation statement)", r.reconcile_ms, r.reconcile_ms / r.write_ms);
+        println!(
+            "    reconciliation, summed  {:>8.0} ms  ({:.2} of the writes; base and shadow reads and every reconciliation statement)",
+            r.reconcile_ms,
+            r.reconcile_ms / r.write_ms
+        );
     }
     match rss {
         Some(bytes) => println!("  peak RSS, run as shipped {:>8.1} MiB", bytes as f64 / (1024.0 * 1024.0)),

@@ -171,8 +171,8 @@ pub async fn commit(wh: &Warehouse, next: &CatalogVersion) -> Result<(), Catalog
 pub async fn read(wh: &Warehouse, n: u64) -> Result<CatalogVersion, CatalogError> {
     let path = version_path(n);
     let bytes = wh.store().get(&path).await.map_err(|e| wh.store_error(e))?.bytes().await.map_err(|e| wh.store_error(e))?;
-    let mut version: CatalogVersion = serde_json::from_slice(&bytes)
-        .map_err(|e| CatalogError::Corrupt { path: path.to_string(), message: e.to_string() })?;
+    let mut version: CatalogVersion =
+        serde_json::from_slice(&bytes).map_err(|e| CatalogError::Corrupt { path: path.to_string(), message: e.to_string() })?;
     version.version = n;
     Ok(version)
 }

@@ -100,7 +100,9 @@ impl Error {
             Error::Gate(_) => ErrorKind::Refused,
             Error::Warehouse(WarehouseError::Location { .. }) => ErrorKind::Input,
             Error::Catalog(CatalogError::Warehouse(WarehouseError::Location { .. })) => ErrorKind::Input,
-            Error::Warehouse(_) | Error::Catalog(_) | Error::Engine(_) | Error::Corrupt { .. } | Error::Timeout(_) | Error::Io { .. } => ErrorKind::Runtime,
+            Error::Warehouse(_) | Error::Catalog(_) | Error::Engine(_) | Error::Corrupt { .. } | Error::Timeout(_) | Error::Io { .. } => {
+                ErrorKind::Runtime
+            }
         }
     }
 }

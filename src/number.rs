@@ -37,7 +37,9 @@ impl Number {
             return Ok(None);
         }
         let t = array.data_type();
-        if t.is_integer() || matches!(t, DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..)) {
+        if t.is_integer()
+            || matches!(t, DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..))
+        {
             // Arrow's display of an integer or decimal is exact, at the type's scale.
             let text = ArrayFormatter::try_new(array, &FormatOptions::default()).map_err(|e| e.to_string())?.value(row).to_string();
             return text.parse::<BigDecimal>().map(|d| Some(Number::Exact(d))).map_err(|e| format!("`{text}` is not a number: {e}"));
@@ -165,7 +167,9 @@ impl<'de> Deserialize<'de> for Number {
             Float(f64),
         }
         match Raw::deserialize(d)? {
-            Raw::Text(t) => t.parse::<BigDecimal>().map(Number::Exact).map_err(|e| serde::de::Error::custom(format!("`{t}` is not a decimal: {e}"))),
+            Raw::Text(t) => {
+                t.parse::<BigDecimal>().map(Number::Exact).map_err(|e| serde::de::Error::custom(format!("`{t}` is not a decimal: {e}")))
+            }
             Raw::Float(f) => Ok(Number::Float(f)),
         }
     }
@@ -210,7 +214,10 @@ mod tests {
         assert_eq!(percent(Some(12.4567)), "+12.46 %");
         assert_eq!(percent(Some(-1.0782)), "-1.08 %");
         assert_eq!(percent(Some(-0.001)), "+0.00 %");
-        assert_eq!(percent_change(Some(&exact("28164536.16")), Some(&exact("27860857.31"))).map(|p| (p * 1e6).round() / 1e6), Some(-1.078231));
+        assert_eq!(
+            percent_change(Some(&exact("28164536.16")), Some(&exact("27860857.31"))).map(|p| (p * 1e6).round() / 1e6),
+            Some(-1.078231)
+        );
         assert_eq!(percent_change(Some(&exact("0")), Some(&exact("1"))), None);
     }
 

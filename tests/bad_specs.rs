@@ -18,9 +18,17 @@ fn cases() -> Vec<Case> {
             continue;
         }
         let text = std::fs::read_to_string(&path).expect("read case");
-        let expect = text.lines().next().and_then(|l| l.strip_prefix("# expect: ")).unwrap_or_else(|| panic!("{} lacks '# expect: LINE:COL MESSAGE'", path.display()));
+        let expect = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# expect: "))
+            .unwrap_or_else(|| panic!("{} lacks '# expect: LINE:COL MESSAGE'", path.display()));
         let (position, message) = expect.split_once(' ').expect("LINE:COL MESSAGE");
-        out.push(Case { name: path.file_name().unwrap().to_string_lossy().to_string(), position: position.to_string(), message: message.to_string() });
+        out.push(Case {
+            name: path.file_name().unwrap().to_string_lossy().to_string(),
+            position: position.to_string(),
+            message: message.to_string(),
+        });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
@@ -42,9 +50,18 @@ fn every_bad_spec_exits_2_at_its_line_and_writes_nothing() {
         let out = backfill().args(["validate", &rel, "--warehouse"]).arg(wh.path()).output().expect("runs");
         let stderr = String::from_utf8_lossy(&out.stderr);
         let located = format!("{rel}:{}:", case.position);
-        let ok = out.status.code() == Some(2) && stderr.contains(&located) && stderr.contains(&case.message) && !stderr.contains("panicked") && out.stdout.is_empty();
+        let ok = out.status.code() == Some(2)
+            && stderr.contains(&located)
+            && stderr.contains(&case.message)
+            && !stderr.contains("panicked")
+            && out.stdout.is_empty();
         if !ok {
-            failures.push(format!("{}: exit {:?}, wanted 2 with `{located}` and `{}`; stderr:\n{stderr}", case.name, out.status.code(), case.message));
+            failures.push(format!(
+                "{}: exit {:?}, wanted 2 with `{located}` and `{}`; stderr:\n{stderr}",
+                case.name,
+                out.status.code(),
+                case.message
+            ));
         }
         assert_eq!(tree_digest(wh.path()), before, "{} changed the warehouse", case.name);
     }

@@ -142,5 +142,8 @@ fn transform_reading_null_source_partition_is_refused() {
         assert!(err.contains(&format!("`staging.revenue_events` has 1 Parquet file(s) in {NULL_FOLDER}")), "{extra:?}: {err}");
     }
     let shadow = wh.path().join("finance/daily_revenue_v2");
-    assert!(!shadow.exists() || walkdir::WalkDir::new(&shadow).into_iter().all(|e| e.unwrap().file_type().is_dir()), "nothing is written under the shadow");
+    assert!(
+        !shadow.exists() || walkdir::WalkDir::new(&shadow).into_iter().all(|e| e.unwrap().file_type().is_dir()),
+        "nothing is written under the shadow"
+    );
 }

@@ -37,7 +37,9 @@ fn dry_run_under_budget_evaluates_the_whole_range_exactly_and_writes_nothing() {
     assert_eq!(r["changed_rows"]["rows"].as_array().unwrap().len(), 20);
     // The largest change comes first.
     let first = &r["changed_rows"]["rows"][0];
-    let change = |row: &serde_json::Value| (row[5].as_str().unwrap().parse::<f64>().unwrap() - row[4].as_str().unwrap().parse::<f64>().unwrap()).abs();
+    let change = |row: &serde_json::Value| {
+        (row[5].as_str().unwrap().parse::<f64>().unwrap() - row[4].as_str().unwrap().parse::<f64>().unwrap()).abs()
+    };
     assert!(r["changed_rows"]["rows"].as_array().unwrap().iter().all(|row| change(row) <= change(first)));
 }
 
@@ -61,7 +63,10 @@ fn dry_run_over_budget_samples_every_month_and_reports_an_interval_around_the_tr
     let text = backfill().args(["run", "specs/revenue-tax-fix.yaml", "--dry-run-budget", "1KiB"]).output().unwrap();
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.contains("evaluated       a sample of 36 of 546 partitions, every month represented"), "{text}");
-    assert!(text.contains("over the sample (-1.") && text.contains(", 95 % interval ") && text.contains(", 36 of 546 partitions)"), "{text}");
+    assert!(
+        text.contains("over the sample (-1.") && text.contains(", 95 % interval ") && text.contains(", 36 of 546 partitions)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -81,12 +86,24 @@ fn dry_run_shows_sample_rows_of_added_and_removed_keys() {
     let wh = warehouse_copy();
     let dir = tempfile::tempdir().unwrap();
     // Merchant 20 renumbered as 21: in every partition one key vanishes and one appears.
-    let spec = variant(dir.path(), wh.path(), "SELECT revenue_date, merchant_id,", "SELECT revenue_date, CASE WHEN merchant_id = 20 THEN 21 ELSE merchant_id END AS merchant_id,");
+    let spec = variant(
+        dir.path(),
+        wh.path(),
+        "SELECT revenue_date, merchant_id,",
+        "SELECT revenue_date, CASE WHEN merchant_id = 20 THEN 21 ELSE merchant_id END AS merchant_id,",
+    );
     let out = backfill().args(["run"]).arg(&spec).args(["--format", "json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["classes"], serde_json::json!({"unchanged": 2184, "changed": 8190, "added": 546, "removed": 546}));
-    let rows = |field: &str| -> Vec<(String, String)> { r[field]["rows"].as_array().unwrap().iter().map(|row| (row[0].as_str().unwrap().to_string(), row[1].as_str().unwrap().to_string())).collect() };
+    let rows = |field: &str| -> Vec<(String, String)> {
+        r[field]["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| (row[0].as_str().unwrap().to_string(), row[1].as_str().unwrap().to_string()))
+            .collect()
+    };
     let days: Vec<String> = (1..=20).map(|d| format!("2024-12-{d:02}")).collect();
     assert_eq!(rows("added_rows"), days.iter().map(|d| (d.clone(), "21".to_string())).collect::<Vec<_>>());
     assert_eq!(rows("removed_rows"), days.iter().map(|d| (d.clone(), "20".to_string())).collect::<Vec<_>>());
@@ -96,14 +113,22 @@ fn dry_run_shows_sample_rows_of_added_and_removed_keys() {
     let text = String::from_utf8(text.stdout).unwrap();
     let added = text.split("added rows (up to 20):\n").nth(1).unwrap();
     assert_eq!(added.lines().nth(1).unwrap().split_whitespace().take(2).collect::<Vec<_>>(), ["2024-12-01", "21"], "{text}");
-    assert!(text.contains("removed rows (up to 20):\n  revenue_date  merchant_id  gross_revenue  net_revenue\n  2024-12-01    20 "), "{text}");
+    assert!(
+        text.contains("removed rows (up to 20):\n  revenue_date  merchant_id  gross_revenue  net_revenue\n  2024-12-01    20 "),
+        "{text}"
+    );
 }
 
 #[test]
 fn non_deterministic_transform_is_reported() {
     let wh = warehouse_copy();
     let dir = tempfile::tempdir().unwrap();
-    let spec = variant(dir.path(), wh.path(), "gross_revenue - tax_amount AS net_revenue", "gross_revenue - tax_amount * CAST(random() AS DECIMAL(18, 2)) AS net_revenue");
+    let spec = variant(
+        dir.path(),
+        wh.path(),
+        "gross_revenue - tax_amount AS net_revenue",
+        "gross_revenue - tax_amount * CAST(random() AS DECIMAL(18, 2)) AS net_revenue",
+    );
     let out = backfill().args(["run"]).arg(&spec).args(["--format", "json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -116,10 +141,22 @@ fn transform_output_that_does_not_fit_the_base_exits_2_before_anything_runs() {
     let before = tree_digest(wh.path());
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        ("gross_revenue - tax_amount AS net_revenue", "gross_revenue - tax_amount AS net", "column `net_revenue` is missing; column `net` is not in the base table"),
-        ("gross_revenue - tax_amount AS net_revenue", "gross_revenue - tax_amount AS net_revenue, tax_amount", "column `tax_amount` is not in the base table"),
+        (
+            "gross_revenue - tax_amount AS net_revenue",
+            "gross_revenue - tax_amount AS net",
+            "column `net_revenue` is missing; column `net` is not in the base table",
+        ),
+        (
+            "gross_revenue - tax_amount AS net_revenue",
+            "gross_revenue - tax_amount AS net_revenue, tax_amount",
+            "column `tax_amount` is not in the base table",
+        ),
         ("gross_revenue - tax_amount AS net_revenue", "make_array(1, 2) AS net_revenue", "column `net_revenue` is List"),
-        ("SELECT revenue_date, merchant_id", "SELECT CAST(NULL AS DATE) AS revenue_date, merchant_id", "rows whose partition key `revenue_date` is NULL"),
+        (
+            "SELECT revenue_date, merchant_id",
+            "SELECT CAST(NULL AS DATE) AS revenue_date, merchant_id",
+            "rows whose partition key `revenue_date` is NULL",
+        ),
     ];
     for (from, to, message) in cases {
         let spec = variant(dir.path(), wh.path(), from, to);

@@ -50,7 +50,10 @@ fn spawn_execute(spec: &Path) -> (std::process::Child, std::io::Lines<BufReader<
 /// Digest of everything outside the shadow, `_backfills/` and the catalog version that
 /// creates the consumer view (the fixture has version 1; the run commits version 2).
 fn outside_shadow(wh: &Path) -> Vec<(String, String)> {
-    tree_digest(wh).into_iter().filter(|(p, _)| !p.starts_with("finance/daily_revenue_v2/") && !p.starts_with("_backfills/") && p != "_catalog/v00000002.json").collect()
+    tree_digest(wh)
+        .into_iter()
+        .filter(|(p, _)| !p.starts_with("finance/daily_revenue_v2/") && !p.starts_with("_backfills/") && p != "_catalog/v00000002.json")
+        .collect()
 }
 
 async fn query_count(ctx: &SessionContext, sql: &str) -> i64 {
@@ -70,12 +73,21 @@ async fn raw_session(wh: &Path) -> SessionContext {
 /// Every shadow row, sorted, as text: equal strings mean equal shadows.
 async fn shadow_rows(wh: &Path) -> String {
     let ctx = raw_session(wh).await;
-    let batches = ctx.sql("SELECT revenue_date, merchant_id, gross_revenue, net_revenue FROM shadow ORDER BY 1, 2").await.unwrap().collect().await.unwrap();
+    let batches = ctx
+        .sql("SELECT revenue_date, merchant_id, gross_revenue, net_revenue FROM shadow ORDER BY 1, 2")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
     datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string()
 }
 
 fn partitions_in_shadow(wh: &Path) -> Vec<String> {
-    let mut out: Vec<String> = std::fs::read_dir(wh.join("finance/daily_revenue_v2")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    let mut out: Vec<String> = std::fs::read_dir(wh.join("finance/daily_revenue_v2"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
     out.sort();
     out
 }
@@ -98,7 +110,8 @@ async fn execute_writes_exactly_the_corrected_partitions() {
     // Independently: the transform's result for the range, minus the exclusion, equals
     // the shadow row for row (EXCEPT ALL both ways is empty).
     let ctx = raw_session(wh.path()).await;
-    let expected = "SELECT revenue_date, merchant_id, gross_revenue, CAST(gross_revenue - tax_amount AS DECIMAL(18, 2)) AS net_revenue FROM events \
+    let expected =
+        "SELECT revenue_date, merchant_id, gross_revenue, CAST(gross_revenue - tax_amount AS DECIMAL(18, 2)) AS net_revenue FROM events \
                     WHERE revenue_date BETWEEN DATE '2024-12-01' AND DATE '2026-05-31' AND revenue_date <> DATE '2025-12-25'";
     let actual = "SELECT revenue_date, merchant_id, gross_revenue, net_revenue FROM shadow";
     assert_eq!(query_count(&ctx, &format!("SELECT count(*) FROM ({expected} EXCEPT ALL {actual}) AS x")).await, 0);
@@ -107,7 +120,10 @@ async fn execute_writes_exactly_the_corrected_partitions() {
 
     assert_eq!(outside_shadow(wh.path()), outside, "run --execute wrote outside the shadow and _backfills/");
     let v2: serde_json::Value = serde_json::from_slice(&std::fs::read(wh.path().join("_catalog/v00000002.json")).unwrap()).unwrap();
-    assert_eq!(v2["views"]["finance.daily_revenue_current"]["sql"], "SELECT * FROM finance.daily_revenue", "the run creates the consumer view over the base in a commit of its own");
+    assert_eq!(
+        v2["views"]["finance.daily_revenue_current"]["sql"], "SELECT * FROM finance.daily_revenue",
+        "the run creates the consumer view over the base in a commit of its own"
+    );
     let state = wh.path().join("_backfills").join(ID);
     assert!(!state.join("lock").exists(), "the lease is released");
     assert_eq!(std::fs::read_dir(state.join("batches")).unwrap().count(), 78);
@@ -134,7 +150,10 @@ async fn rerunning_a_batch_replaces_its_partitions() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 batches run now, 77 already done; 140 rows written"));
     assert_eq!(shadow_rows(wh.path()).await, before, "same rows, no duplicates");
     // Batch 3 is 2024-12-15..2024-12-21: its partitions hold only attempt 2's file.
-    let files: Vec<String> = std::fs::read_dir(wh.path().join("finance/daily_revenue_v2/revenue_date=2024-12-15")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    let files: Vec<String> = std::fs::read_dir(wh.path().join("finance/daily_revenue_v2/revenue_date=2024-12-15"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
     assert_eq!(files, ["b0003-a002-000.parquet"]);
 }
 
@@ -207,7 +226,11 @@ fn a_changed_spec_on_resume_exits_2_with_the_reason_and_restart_begins_again() {
     let out = execute(&changed, &[]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("the plan changed since this backfill's run began") && stderr.contains("changed fields: execution.partitions_per_batch"), "{stderr}");
+    assert!(
+        stderr.contains("the plan changed since this backfill's run began")
+            && stderr.contains("changed fields: execution.partitions_per_batch"),
+        "{stderr}"
+    );
     let out = execute(&changed, &["--restart"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("55 batches run now, 0 already done"));
@@ -223,7 +246,11 @@ fn a_transform_that_drops_rows_stops_at_the_row_count_gate_with_exit_1() {
     let out = execute(&spec, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("failed its gate: row_count_tolerance: partition 2024-12-") && stderr.contains("has 20 rows in the base and 19 in the shadow"), "{stderr}");
+    assert!(
+        stderr.contains("failed its gate: row_count_tolerance: partition 2024-12-")
+            && stderr.contains("has 20 rows in the base and 19 in the shadow"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -250,7 +277,10 @@ fn a_statement_past_query_timeout_fails_its_batch_and_stops_the_run_with_exit_3(
     let out = execute(&spec, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("write_batch of batch 1 ran longer than execution.query_timeout (1ms); the batch is not done and the run stopped"), "{stderr}");
+    assert!(
+        stderr.contains("write_batch of batch 1 ran longer than execution.query_timeout (1ms); the batch is not done and the run stopped"),
+        "{stderr}"
+    );
     let batches = wh.path().join(format!("_backfills/{ID}/batches"));
     let names: Vec<String> = std::fs::read_dir(&batches).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(names, ["0001.json"]);
@@ -285,7 +315,13 @@ fn a_plan_estimated_above_the_byte_budget_is_refused_before_anything_runs() {
 fn a_null_partition_key_in_a_later_batch_stops_the_run_with_exit_2() {
     let wh = warehouse_copy();
     // Only rows of 2025-03-05 (batch 14) get a NULL date.
-    let spec = spec_for(wh.path(), &[("SELECT revenue_date, merchant_id", "SELECT CASE WHEN revenue_date = DATE '2025-03-05' THEN NULL ELSE revenue_date END AS revenue_date, merchant_id")]);
+    let spec = spec_for(
+        wh.path(),
+        &[(
+            "SELECT revenue_date, merchant_id",
+            "SELECT CASE WHEN revenue_date = DATE '2025-03-05' THEN NULL ELSE revenue_date END AS revenue_date, merchant_id",
+        )],
+    );
     let out = execute(&spec, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("rows whose partition key `revenue_date` is NULL"));

@@ -18,7 +18,12 @@ const SHADOW: &str = "ops.flight_delays__flight_delay_fix";
 
 /// The metrics of the seasonal spec: name, SQL, whether the value is exact (a decimal or
 /// an integer, compared digit for digit).
-const METRICS: [(&str, &str, bool); 4] = [("avg_delay", "avg(avg_arr_delay)", false), ("max_delay", "max(avg_arr_delay)", false), ("carriers", "count(DISTINCT carrier)", true), ("fees", "sum(fees)", true)];
+const METRICS: [(&str, &str, bool); 4] = [
+    ("avg_delay", "avg(avg_arr_delay)", false),
+    ("max_delay", "max(avg_arr_delay)", false),
+    ("carriers", "count(DISTINCT carrier)", true),
+    ("fees", "sum(fees)", true),
+];
 
 /// A generated seasonal warehouse and a folder for specs.
 fn fixture(opts: &SeasonalOptions) -> (tempfile::TempDir, tempfile::TempDir) {
@@ -115,7 +120,15 @@ fn the_same_totals_and_verdicts_whatever_the_batching() {
     let short = ("end: 2024-12-31", "end: 2023-02-28");
     let mut seen: Option<(Value, Vec<(String, String)>)> = None;
     for (per_batch, concurrency) in [(1, 1), (1, 4), (7, 1), (7, 4), (59, 1), (59, 4)] {
-        let spec = seasonal_spec(dir.path(), wh.path(), &[short, ("partitions_per_batch: 31", &format!("partitions_per_batch: {per_batch}")), ("max_concurrency: 2", &format!("max_concurrency: {concurrency}"))]);
+        let spec = seasonal_spec(
+            dir.path(),
+            wh.path(),
+            &[
+                short,
+                ("partitions_per_batch: 31", &format!("partitions_per_batch: {per_batch}")),
+                ("max_concurrency: 2", &format!("max_concurrency: {concurrency}")),
+            ],
+        );
         ok(cli(&["run", "--execute", "--restart"], &spec));
         let report = json(cli(&["report", "--format", "json"], &spec));
         assert_eq!(report["batches"], 59_u32.div_ceil(per_batch));
@@ -136,7 +149,11 @@ fn the_same_totals_and_verdicts_whatever_the_batching() {
 #[test]
 fn an_expected_delta_that_holds_over_the_whole_range_but_not_in_january_passes_and_publishes() {
     let (wh, dir) = fixture(&SeasonalOptions::default());
-    let spec = seasonal_spec(dir.path(), wh.path(), &[("expected_delta: \"+5% to +20%\"", "expected_delta: \"+10% to +15%\""), ("max_concurrency: 2", "max_concurrency: 1")]);
+    let spec = seasonal_spec(
+        dir.path(),
+        wh.path(),
+        &[("expected_delta: \"+5% to +20%\"", "expected_delta: \"+10% to +15%\""), ("max_concurrency: 2", "max_concurrency: 1")],
+    );
     ok(cli(&["run", "--execute"], &spec));
     let report = json(cli(&["report", "--format", "json"], &spec));
     let january = report["batch_metrics"][0]["metrics"][0].clone();
@@ -158,12 +175,16 @@ fn an_expected_delta_that_excludes_the_whole_range_value_fails_the_run_and_publi
     let new = truth(wh.path(), "avg(avg_arr_delay)", SHADOW, "2023-01-01", "2024-12-31");
     let pct = (new.parse::<f64>().unwrap() / old.parse::<f64>().unwrap() - 1.0) * 100.0;
     let measured = format!("({pct:+.2} %) over 731 partitions; expected +4 % to +8 %: outside by {:.2} percentage points", pct - 8.0);
-    assert!(stderr.contains("the whole range failed its gates: expected_delta:avg_delay: whole range avg_delay ") && stderr.contains(&measured), "{measured} not in {stderr}");
+    assert!(
+        stderr.contains("the whole range failed its gates: expected_delta:avg_delay: whole range avg_delay ") && stderr.contains(&measured),
+        "{measured} not in {stderr}"
+    );
     let md = ok(cli(&["report"], &spec));
     assert!(md.contains("| expected_delta:avg_delay | **FAIL** | whole range avg_delay ") && md.contains(&measured), "{md}");
     let out = cli(&["publish", "--approved-by", "ops-lead"], &spec);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("refused to publish flight-delay-fix: the whole range failed its gates: expected_delta:avg_delay"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("refused to publish flight-delay-fix: the whole range failed its gates: expected_delta:avg_delay"));
 }
 
 #[test]
@@ -205,7 +226,11 @@ fn a_template_that_renames_a_result_column_is_an_error_naming_it_not_a_zero() {
         let out = cmd.output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{stderr}");
-        assert!(stderr.contains("the result of reconcile_partitions has no column `base_rows`, which backfill reads") && stderr.contains("base_row_count"), "{stderr}");
+        assert!(
+            stderr.contains("the result of reconcile_partitions has no column `base_rows`, which backfill reads")
+                && stderr.contains("base_row_count"),
+            "{stderr}"
+        );
         assert!(stderr.contains("fix: restore the column in templates/datafusion/reconcile_partitions.sql.j2"), "{stderr}");
     }
     // Checked before the first batch: nothing of the shadow and no checkpoint was written.
@@ -248,7 +273,13 @@ fn the_dry_run_is_exact_under_its_budget_and_brackets_the_truth_over_it() {
 fn a_value_tolerance_counts_small_moves_as_unchanged_and_must_name_a_numeric_value_column() {
     let (wh, dir) = fixture(&SeasonalOptions::default());
     let january = ("end: 2024-12-31", "end: 2023-01-31");
-    let with = |tolerances: &str| seasonal_spec(dir.path(), wh.path(), &[january, ("  sample_rows: 5", &format!("  sample_rows: 5\n  value_tolerance:\n{tolerances}"))]);
+    let with = |tolerances: &str| {
+        seasonal_spec(
+            dir.path(),
+            wh.path(),
+            &[january, ("  sample_rows: 5", &format!("  sample_rows: 5\n  value_tolerance:\n{tolerances}"))],
+        )
+    };
     // The source holds the corrected rows: count those whose fees move, independently.
     let fees_moved: u64 = scalar_text(
         &independent(wh.path(), &format!("SELECT count(*) AS v FROM {BASE} o JOIN staging.flight_corrections n ON o.flight_date = n.flight_date AND o.carrier = n.carrier WHERE o.flight_date <= DATE '2023-01-31' AND o.fees <> n.fees")),
@@ -263,7 +294,14 @@ fn a_value_tolerance_counts_small_moves_as_unchanged_and_must_name_a_numeric_val
     assert!(fees_moved > 0 && fees_moved < 16 * 31);
     let report = json(cli(&["report", "--format", "json"], &spec));
     assert_eq!(report["rows"]["changed"], fees_moved);
-    assert!(report["comparisons"].as_array().unwrap().contains(&Value::from("avg_arr_delay (DOUBLE): equal within a relative tolerance of 0.5")), "{}", report["comparisons"]);
+    assert!(
+        report["comparisons"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("avg_arr_delay (DOUBLE): equal within a relative tolerance of 0.5")),
+        "{}",
+        report["comparisons"]
+    );
     // Fees move by 7 % of at most 90,000.00: within 100,000.00 (exact, in the column's
     // units) they count as unchanged too.
     let spec = with("    avg_arr_delay: 0.5\n    fees: \"100000.00\"");
@@ -271,7 +309,14 @@ fn a_value_tolerance_counts_small_moves_as_unchanged_and_must_name_a_numeric_val
     let report = json(cli(&["report", "--format", "json"], &spec));
     assert_eq!(report["rows"]["changed"], 0);
     assert_eq!(report["rows"]["unchanged"], 16 * 31);
-    assert!(report["comparisons"].as_array().unwrap().contains(&Value::from("fees (DECIMAL(18, 2)): equal within 100000 (exact, in the column's units)")), "{}", report["comparisons"]);
+    assert!(
+        report["comparisons"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("fees (DECIMAL(18, 2)): equal within 100000 (exact, in the column's units)")),
+        "{}",
+        report["comparisons"]
+    );
 
     let out = cli(&["validate"], &with("    carrier: 1"));
     assert_eq!(out.status.code(), Some(2));

@@ -67,9 +67,16 @@ fn plan_out_writes_numbered_sql_files_and_nothing_else() {
     let wh = warehouse_copy();
     let before = tree_digest(wh.path());
     let out_dir = tempfile::tempdir().unwrap();
-    let out = backfill().args(["plan", "specs/revenue-tax-fix.yaml", "--warehouse"]).arg(wh.path()).arg("--out").arg(out_dir.path()).output().unwrap();
+    let out = backfill()
+        .args(["plan", "specs/revenue-tax-fix.yaml", "--warehouse"])
+        .arg(wh.path())
+        .arg("--out")
+        .arg(out_dir.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let mut files: Vec<String> = std::fs::read_dir(out_dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    let mut files: Vec<String> =
+        std::fs::read_dir(out_dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
     files.sort();
     assert_eq!(files[0], "0001_prepare_view.sql");
     assert_eq!(files[1], "0002_create_shadow.sql");
@@ -92,7 +99,9 @@ fn same_spec_same_fingerprint_and_a_changed_spec_changes_it() {
     let a = fp(&spec);
     assert_eq!(a, fp(&spec));
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(&spec).unwrap().replace("warehouse: ../fixtures/warehouse", &format!("warehouse: {}", root().join("fixtures/warehouse").display()));
+    let text = std::fs::read_to_string(&spec)
+        .unwrap()
+        .replace("warehouse: ../fixtures/warehouse", &format!("warehouse: {}", root().join("fixtures/warehouse").display()));
     std::fs::write(dir.path().join("same.yaml"), &text).unwrap();
     assert_eq!(a, fp(&dir.path().join("same.yaml")), "the warehouse's location is not part of the fingerprint");
     std::fs::write(dir.path().join("changed.yaml"), text.replace("partitions_per_batch: 7", "partitions_per_batch: 8")).unwrap();

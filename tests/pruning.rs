@@ -25,7 +25,9 @@ async fn pruned_scans_return_the_rows_of_a_plain_listing_table() {
     let ctx = session::open(&wh, &catalog::latest(&wh).await.unwrap(), &SessionOptions::default()).await.unwrap();
     // The same files as an ordinary listing table, pruned file by file by DataFusion.
     let url = ListingTableUrl::parse(format!("{}staging/revenue_events/", backfill::render::WAREHOUSE_URL)).unwrap();
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet").with_table_partition_cols(vec![("revenue_date".into(), DataType::Date32)]);
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(vec![("revenue_date".into(), DataType::Date32)]);
     let config = ListingTableConfig::new(url).with_listing_options(options).infer_schema(&ctx.state()).await.unwrap();
     ctx.register_table("plain", Arc::new(ListingTable::try_new(config).unwrap())).unwrap();
 
@@ -40,7 +42,9 @@ async fn pruned_scans_return_the_rows_of_a_plain_listing_table() {
         "CAST(revenue_date AS VARCHAR) LIKE '2025-02-%'",
     ];
     for filter in filters {
-        let query = |table: &str| format!("SELECT revenue_date, count(*) AS n, sum(merchant_id) AS m FROM {table} WHERE {filter} GROUP BY 1 ORDER BY 1");
+        let query = |table: &str| {
+            format!("SELECT revenue_date, count(*) AS n, sum(merchant_id) AS m FROM {table} WHERE {filter} GROUP BY 1 ORDER BY 1")
+        };
         let (pruned, plain) = (text(&ctx, &query("staging.revenue_events")).await, text(&ctx, &query("plain")).await);
         assert_eq!(pruned, plain, "{filter}");
     }

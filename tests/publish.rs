@@ -80,7 +80,10 @@ fn publish_query_live_partition_rollback_end_to_end() {
     assert_eq!(query(wh, "SELECT count(*) AS n FROM finance.daily_revenue_current WHERE revenue_date = DATE '2026-07-01'"), "n\n20\n");
 
     // The ledger: one row per publish and rollback, newest first in `releases`.
-    assert_eq!(query(wh, "SELECT action, approved_by, partitions, catalog_version FROM governance.data_releases ORDER BY catalog_version"), "action,approved_by,partitions,catalog_version\npublish,finance-lead,546,3\nrollback,finance-lead,546,4\n");
+    assert_eq!(
+        query(wh, "SELECT action, approved_by, partitions, catalog_version FROM governance.data_releases ORDER BY catalog_version"),
+        "action,approved_by,partitions,catalog_version\npublish,finance-lead,546,3\nrollback,finance-lead,546,4\n"
+    );
     let (code, out, _) = bf(wh, &["releases", "--format", "json"]);
     assert_eq!(code, Some(0));
     let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -109,7 +112,13 @@ fn two_racing_publishes_commit_once() {
     let (a, b) = (spawn(), spawn());
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
     let codes = [a.status.code(), b.status.code()];
-    assert_eq!(codes.iter().filter(|c| **c == Some(0)).count(), 1, "exactly one publish succeeds: {codes:?}\n{}\n{}", String::from_utf8_lossy(&a.stderr), String::from_utf8_lossy(&b.stderr));
+    assert_eq!(
+        codes.iter().filter(|c| **c == Some(0)).count(),
+        1,
+        "exactly one publish succeeds: {codes:?}\n{}\n{}",
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr)
+    );
     let loser = if a.status.code() == Some(0) { &b } else { &a };
     assert!(matches!(loser.status.code(), Some(1) | Some(4)), "{}", String::from_utf8_lossy(&loser.stderr));
     assert_eq!(versions(wh), catalog_before + 1, "one catalog commit");
@@ -120,7 +129,13 @@ fn two_racing_publishes_commit_once() {
 fn a_crash_between_the_catalog_commit_and_the_ledger_row_is_repaired_by_the_next_command() {
     let wh = executed_copy();
     let wh = wh.path();
-    let out = backfill().arg("--warehouse").arg(wh).args(["publish", SPEC, "--approved-by", "x"]).env("BACKFILL_FAILPOINT", "publish-after-catalog-commit").output().unwrap();
+    let out = backfill()
+        .arg("--warehouse")
+        .arg(wh)
+        .args(["publish", SPEC, "--approved-by", "x"])
+        .env("BACKFILL_FAILPOINT", "publish-after-catalog-commit")
+        .output()
+        .unwrap();
     assert_ne!(out.status.code(), Some(0), "the failpoint should have aborted the process");
     assert!(String::from_utf8_lossy(&out.stderr).contains("failpoint publish-after-catalog-commit"));
     assert_eq!(ledger_files(wh), 0, "the crash came before the ledger row");

@@ -28,7 +28,12 @@ fn the_real_fix_passes_every_gate_and_the_report_shows_the_delta_inside_the_rang
     for gate in ["row_count_tolerance", "unique_keys", "not_null", "schema", "expected_delta:net_revenue"] {
         assert!(md.contains(&format!("| {gate} | pass |")), "{gate} not passed:\n{md}");
     }
-    assert!(md.contains("| net_revenue | `sum(net_revenue)` | 28,164,536.16 | 27,860,857.31 | -303,678.85 | -1.08 % | -1.5 % to -0.8 % | inside |"), "{md}");
+    assert!(
+        md.contains(
+            "| net_revenue | `sum(net_revenue)` | 28,164,536.16 | 27,860,857.31 | -303,678.85 | -1.08 % | -1.5 % to -0.8 % | inside |"
+        ),
+        "{md}"
+    );
     assert!(md.contains("| 1 | 2024-12-01..2024-12-07 | -1.20 % |"), "each batch's own delta: {md}");
     assert!(md.contains("| batches | 78 of 78 done (complete) |"), "{md}");
     assert!(md.contains("- excluded: 2025-12-25"), "{md}");
@@ -37,7 +42,10 @@ fn the_real_fix_passes_every_gate_and_the_report_shows_the_delta_inside_the_rang
     let json: serde_json::Value = serde_json::from_str(&report(&spec, "json")).unwrap();
     assert_eq!(json["schema_version"], 2);
     // Every digit, as a decimal string.
-    assert_eq!((json["metrics"][0]["old"].as_str(), json["metrics"][0]["new"].as_str(), json["metrics"][0]["delta"].as_str()), (Some("28164536.16"), Some("27860857.31"), Some("-303678.85")));
+    assert_eq!(
+        (json["metrics"][0]["old"].as_str(), json["metrics"][0]["new"].as_str(), json["metrics"][0]["delta"].as_str()),
+        (Some("28164536.16"), Some("27860857.31"), Some("-303678.85"))
+    );
     assert_eq!(json["partitions"].as_array().unwrap().len(), 546);
     assert_eq!(json["rows"], serde_json::json!({"unchanged": 2184, "changed": 8736, "added": 0, "removed": 0}));
     assert!(json["gates"].as_array().unwrap().iter().all(|g| g["verdict"] == "pass"));
@@ -47,8 +55,14 @@ fn the_real_fix_passes_every_gate_and_the_report_shows_the_delta_inside_the_rang
     let html = std::fs::read_to_string(wh.path().join("_backfills").join(ID).join("report.html")).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>") && !html.contains("<script") && !html.contains("src=\"http"), "not self-contained");
     assert_eq!(html.matches("<svg").count(), 2, "one values chart and one delta chart");
-    assert!(html.contains("net_revenue per partition: base (old) vs shadow (new)") && html.contains("<polyline"), "the values chart has no lines");
-    assert!(html.contains("<div class=\"scroll\"><table>") && html.contains(".scroll{overflow-x:auto"), "wide tables scroll inside the page");
+    assert!(
+        html.contains("net_revenue per partition: base (old) vs shadow (new)") && html.contains("<polyline"),
+        "the values chart has no lines"
+    );
+    assert!(
+        html.contains("<div class=\"scroll\"><table>") && html.contains(".scroll{overflow-x:auto"),
+        "wide tables scroll inside the page"
+    );
 }
 
 #[test]
@@ -66,13 +80,24 @@ fn an_expected_range_that_excludes_the_whole_range_delta_fails_the_run_once_ever
     let batches = wh.path().join("_backfills").join(ID).join("batches");
     assert_eq!(std::fs::read_dir(&batches).unwrap().count(), 78);
     let md = report(&spec, "md");
-    assert!(md.contains("| expected_delta:net_revenue | **FAIL** | whole range net_revenue 28,164,536.16 → 27,860,857.31 (-1.08 %)"), "{md}");
-    assert!(md.contains("| net_revenue | `sum(net_revenue)` | 28,164,536.16 | 27,860,857.31 | -303,678.85 | -1.08 % | -0.5 % to +0.5 % | **OUTSIDE** |"), "{md}");
+    assert!(
+        md.contains("| expected_delta:net_revenue | **FAIL** | whole range net_revenue 28,164,536.16 → 27,860,857.31 (-1.08 %)"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "| net_revenue | `sum(net_revenue)` | 28,164,536.16 | 27,860,857.31 | -303,678.85 | -1.08 % | -0.5 % to +0.5 % | **OUTSIDE** |"
+        ),
+        "{md}"
+    );
 
     let out = backfill().arg("publish").arg(&spec).args(["--approved-by", "finance-lead"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("refused to publish") && stderr.contains("the whole range failed its gates: expected_delta:net_revenue"), "{stderr}");
+    assert!(
+        stderr.contains("refused to publish") && stderr.contains("the whole range failed its gates: expected_delta:net_revenue"),
+        "{stderr}"
+    );
     assert!(!wh.path().join("governance").exists(), "a release was recorded");
 
     // Fix the expectation; --restart begins again (the plan changed) and passes.
@@ -84,7 +109,13 @@ fn an_expected_range_that_excludes_the_whole_range_delta_fails_the_run_once_ever
 #[test]
 fn a_batch_expected_delta_stops_the_run_at_the_first_batch_outside_it() {
     let wh = warehouse_copy();
-    let spec = spec_for(wh.path(), &[("expected_delta: \"-1.5% to -0.8%\"", "expected_delta: \"-1.5% to -0.8%\"\n      batch_expected_delta: \"-1.1% to -0.9%\""), ("max_concurrency: 2", "max_concurrency: 1")]);
+    let spec = spec_for(
+        wh.path(),
+        &[
+            ("expected_delta: \"-1.5% to -0.8%\"", "expected_delta: \"-1.5% to -0.8%\"\n      batch_expected_delta: \"-1.1% to -0.9%\""),
+            ("max_concurrency: 2", "max_concurrency: 1"),
+        ],
+    );
     let out = execute(&spec, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -47,7 +47,11 @@ async fn every_statement_of_every_spec_round_trips() {
                 // it copies and check the rest on the AST.
                 let datafusion::sql::parser::CopyToSource::Query(query) = &copy.source else { panic!("COPY of a query") };
                 let again = DFParser::parse_sql(&query.to_string()).expect("printed query parses");
-                assert_eq!(again[0], DFStatement::Statement(Box::new(datafusion::sql::sqlparser::ast::Statement::Query(query.clone()))), "COPY's query round-trips");
+                assert_eq!(
+                    again[0],
+                    DFStatement::Statement(Box::new(datafusion::sql::sqlparser::ast::Statement::Query(query.clone()))),
+                    "COPY's query round-trips"
+                );
                 assert!(copy.target.starts_with("bf://warehouse/_backfills/"), "{}", copy.target);
                 assert_eq!(copy.partitioned_by, vec![plan.spec.target.partition_key.clone()]);
                 checked += 1;

@@ -1,8 +1,8 @@
 //! The one integration-test binary (as in jj's `tests/runner.rs`): every module below
 //! drives the real `backfill` binary or the library against the bundled fixture.
 
-mod common;
 mod bad_specs;
+mod common;
 mod data_errors;
 mod demo;
 mod dry_run;
@@ -10,8 +10,8 @@ mod execute;
 mod help;
 mod numbers;
 mod plan_cli;
-mod publish;
 mod pruning;
+mod publish;
 mod reconcile;
 mod roundtrip;
 mod seasonal_fixture;

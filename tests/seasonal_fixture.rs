@@ -24,7 +24,8 @@ fn seasonal_warehouse_has_the_documented_shape_and_figures() {
         assert_eq!(scalar_text(&b, "first"), "2023-01-01", "{table}");
         assert_eq!(scalar_text(&b, "last"), "2024-12-31", "{table}");
     }
-    let files = walkdir::WalkDir::new(wh.join("ops/flight_delays")).into_iter().filter(|e| e.as_ref().unwrap().file_type().is_file()).count();
+    let files =
+        walkdir::WalkDir::new(wh.join("ops/flight_delays")).into_iter().filter(|e| e.as_ref().unwrap().file_type().is_file()).count();
     assert_eq!(files, 731, "one file per partition");
 
     // January 2023: every delay corrected by exactly factor(1) = 1.05, up to cents.
@@ -37,7 +38,8 @@ fn seasonal_warehouse_has_the_documented_shape_and_figures() {
     assert_eq!((old, new), (5.73627, 6.023145));
 
     // The whole range: the spec's four metrics, old (base) and new (corrections).
-    let metrics = "avg(avg_arr_delay) AS avg_delay, max(avg_arr_delay) AS max_delay, count(DISTINCT carrier) AS carriers, sum(fees) AS fees";
+    let metrics =
+        "avg(avg_arr_delay) AS avg_delay, max(avg_arr_delay) AS max_delay, count(DISTINCT carrier) AS carriers, sum(fees) AS fees";
     let old = independent(&wh, &format!("SELECT {metrics} FROM ops.flight_delays"));
     let new = independent(&wh, &format!("SELECT {metrics} FROM staging.flight_corrections"));
     for m in ["avg_delay", "max_delay", "carriers", "fees"] {

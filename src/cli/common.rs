@@ -36,7 +36,9 @@ pub fn open_warehouse(global: &Global, spec: &Spec) -> Result<Warehouse, Error> 
 
 /// The warehouse of `--warehouse` / `BACKFILL_WAREHOUSE`, for commands without a spec.
 pub fn global_warehouse(global: &Global) -> Result<Warehouse, Error> {
-    let location = global.warehouse.clone().ok_or_else(|| Error::Usage("no warehouse given\n  fix: pass --warehouse URL (a folder, file://, s3://, ...) or set BACKFILL_WAREHOUSE".into()))?;
+    let location = global.warehouse.clone().ok_or_else(|| {
+        Error::Usage("no warehouse given\n  fix: pass --warehouse URL (a folder, file://, s3://, ...) or set BACKFILL_WAREHOUSE".into())
+    })?;
     Ok(Warehouse::open(&location)?)
 }
 

@@ -67,7 +67,9 @@ fn init_logging(format: LogFormat) {
 
 /// Parse arguments, run the command, map the outcome to an exit code.
 pub fn main() -> ExitCode {
-    let parsed = Cli::command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)).map_err(|e| e.format(&mut Cli::command())));
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)).map_err(|e| e.format(&mut Cli::command())));
     let (cli, spec) = match parsed {
         Ok((cli, matches)) => (cli, spec_argument(&matches)),
         Err(e) => {
@@ -135,7 +137,9 @@ async fn name_unreadable_files(e: Error, global: &common::Global, spec: Option<&
         other => other.to_string(),
     };
     match Warehouse::find_unreadable(&wh, &focus, range).await {
-        Ok(files) if !files.is_empty() => Error::Warehouse(WarehouseError::Unreadable { location: wh.location().to_string(), files, engine }),
+        Ok(files) if !files.is_empty() => {
+            Error::Warehouse(WarehouseError::Unreadable { location: wh.location().to_string(), files, engine })
+        }
         _ => e,
     }
 }

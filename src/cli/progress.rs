@@ -23,7 +23,11 @@ impl Reporter {
     pub fn new(total: u64, done: u64) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(total);
-            bar.set_style(ProgressStyle::with_template("{spinner} batches {pos}/{len} [{bar:30}] {msg} · {per_sec} · ETA {eta}").expect("valid template").progress_chars("=> "));
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} batches {pos}/{len} [{bar:30}] {msg} · {per_sec} · ETA {eta}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
             bar.set_position(done);
             bar
         });

@@ -55,7 +55,13 @@ fn bytes_scanned(plan: &Arc<dyn ExecutionPlan>) -> u64 {
 /// the bytes it read. Owns its arguments so that it can run as a task of its own.
 ///
 /// Errors: [`Error::Timeout`] (exit 3) past `limit`; engine and store errors.
-pub(super) async fn run_statement(wh: Warehouse, dir: BackfillDir, ctx: SessionContext, s: Statement, limit: Duration) -> Result<(Vec<RecordBatch>, u64), Error> {
+pub(super) async fn run_statement(
+    wh: Warehouse,
+    dir: BackfillDir,
+    ctx: SessionContext,
+    s: Statement,
+    limit: Duration,
+) -> Result<(Vec<RecordBatch>, u64), Error> {
     save_sql(&wh, &dir, &s).await?;
     let t0 = Instant::now();
     let work = async {
@@ -145,7 +151,8 @@ impl BatchRunner {
                 let to = ObjectPath::from(format!("{target}/{ours}{i:03}.parquet"));
                 store.rename(&file.location, &to).await.map_err(|e| store_err(&self.wh, e))?;
             }
-            let existing: Vec<_> = store.list(Some(&ObjectPath::from(target.as_str()))).try_collect().await.map_err(|e| store_err(&self.wh, e))?;
+            let existing: Vec<_> =
+                store.list(Some(&ObjectPath::from(target.as_str()))).try_collect().await.map_err(|e| store_err(&self.wh, e))?;
             for old in existing.iter().filter(|m| !m.location.filename().is_some_and(|n| n.starts_with(&ours))) {
                 match store.delete(&old.location).await {
                     Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
@@ -162,7 +169,14 @@ impl BatchRunner {
     /// cannot be missed.
     async fn load(&self, table: &TableName, batch: &Batch) -> Result<Loaded, Error> {
         let key = &self.plan.spec.target.partition_key;
-        let schema = self.ctx.table(TableReference::partial(table.schema.as_str(), table.table.as_str())).await.map_err(engine)?.schema().inner().clone();
+        let schema = self
+            .ctx
+            .table(TableReference::partial(table.schema.as_str(), table.table.as_str()))
+            .await
+            .map_err(engine)?
+            .schema()
+            .inner()
+            .clone();
         let parts: Vec<_> = futures::stream::iter(batch.partitions.clone())
             .map(|day| {
                 let (wh, table, key, schema) = (self.wh.clone(), table.clone(), key.clone(), Arc::clone(&schema));
@@ -187,19 +201,23 @@ impl BatchRunner {
         let ctx = reconcile::batch_session(&spec.target.table, base.schema, base.rows, &spec.target.shadow, shadow.schema, shadow.rows)?;
         let n = Some(batch.number);
         let find = |step: Step| self.rendered.statements.iter().find(|s| s.step == step && s.batch == n);
-        let mut r = reconcile::reconcile(spec, |step| find(step).map(|s| s.sql.as_str()), |step, _sql| {
-            // Each statement is its own task, so that a batch's statements plan on
-            // separate cores.
-            let s = find(step).expect("found above").clone();
-            let task = tokio::spawn(run_statement(self.wh.clone(), self.dir.clone(), ctx.clone(), s, spec.execution.query_timeout));
-            // When one statement fails the others are dropped: stop their tasks too.
-            let abort = task.abort_handle();
-            let guard = scopeguard(move || abort.abort());
-            async move {
-                let _guard = guard;
-                Ok(joined(task.await)?.0)
-            }
-        })
+        let mut r = reconcile::reconcile(
+            spec,
+            |step| find(step).map(|s| s.sql.as_str()),
+            |step, _sql| {
+                // Each statement is its own task, so that a batch's statements plan on
+                // separate cores.
+                let s = find(step).expect("found above").clone();
+                let task = tokio::spawn(run_statement(self.wh.clone(), self.dir.clone(), ctx.clone(), s, spec.execution.query_timeout));
+                // When one statement fails the others are dropped: stop their tasks too.
+                let abort = task.abort_handle();
+                let guard = scopeguard(move || abort.abort());
+                async move {
+                    let _guard = guard;
+                    Ok(joined(task.await)?.0)
+                }
+            },
+        )
         .await?;
         r.schema_differences = self.schema_differences.clone();
         Ok(r)
@@ -251,7 +269,16 @@ impl BatchRunner {
         let (written, bytes) = self.timed(statement(&self.rendered, Step::WriteBatch, n)).await?;
         let write_ms = phase.elapsed().as_secs_f64() * 1000.0;
         tracing::debug!(batch = batch.number, ms = write_ms as u64, "wrote staging");
-        let rows_written = written.first().and_then(|b| b.column(0).as_any().downcast_ref::<UInt64Array>().map(|a| a.value(0)).or_else(|| b.column(0).as_any().downcast_ref::<Int64Array>().map(|a| a.value(0) as u64))).unwrap_or(0);
+        let rows_written = written
+            .first()
+            .and_then(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<UInt64Array>()
+                    .map(|a| a.value(0))
+                    .or_else(|| b.column(0).as_any().downcast_ref::<Int64Array>().map(|a| a.value(0) as u64))
+            })
+            .unwrap_or(0);
         let phase = Instant::now();
         let base_rows = self.load(&spec.target.table, batch).await?;
         let base_files = base_rows.files.clone();
@@ -270,7 +297,8 @@ impl BatchRunner {
         tracing::debug!(batch = batch.number, commit_ms = commit_ms as u64, reconcile_ms = reconcile_ms as u64, "committed and reconciled");
         let gates = gates::check_batch(spec, &reconciliation, &format!("batch {}", batch.number));
         let failed: Vec<&Gate> = gates.iter().filter(|g| !g.passed()).collect();
-        let reason = (!failed.is_empty()).then(|| failed.iter().map(|g| format!("{}: {}", g.name, g.detail)).collect::<Vec<_>>().join("; "));
+        let reason =
+            (!failed.is_empty()).then(|| failed.iter().map(|g| format!("{}: {}", g.name, g.detail)).collect::<Vec<_>>().join("; "));
         let checkpoint = Checkpoint {
             batch: batch.number,
             state: if reason.is_none() { BatchState::Done } else { BatchState::Failed },
@@ -288,7 +316,12 @@ impl BatchRunner {
             reason: reason.clone(),
         };
         state::write_json(&self.wh, &self.dir.checkpoint(batch.number), &checkpoint).await?;
-        state::write_json(&self.wh, &self.dir.lock(), &Lease { expires_at: Utc::now() + chrono::Duration::minutes(LEASE_TTL_MINUTES), ..self.lease.clone() }).await?;
+        state::write_json(
+            &self.wh,
+            &self.dir.lock(),
+            &Lease { expires_at: Utc::now() + chrono::Duration::minutes(LEASE_TTL_MINUTES), ..self.lease.clone() },
+        )
+        .await?;
         self.progress.batch_finished(&checkpoint, started.elapsed());
         if let Some(reason) = reason {
             return Err(Error::Gate(format!("batch {} failed its gate: {reason}; the shadow and checkpoints are kept for inspection\n  fix: correct the spec and rerun to go on", batch.number)));

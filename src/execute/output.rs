@@ -19,16 +19,26 @@ use crate::Error;
 pub async fn check(ctx: &SessionContext, plan: &Plan, partitions: &[chrono::NaiveDate]) -> Result<(), Error> {
     let spec = &plan.spec;
     let sql = TransformTemplate::compile(spec)?.render(spec, partitions)?;
-    let df = ctx.sql(&sql).await.map_err(|e| transform_error(spec, None, format!("the transform does not plan: {e}"), "fix the SQL so that it runs against the warehouse's tables"))?;
+    let df = ctx.sql(&sql).await.map_err(|e| {
+        transform_error(
+            spec,
+            None,
+            format!("the transform does not plan: {e}"),
+            "fix the SQL so that it runs against the warehouse's tables",
+        )
+    })?;
     let produced = df.schema().clone();
     let fix = "make the transform's SELECT list produce exactly the base table's columns, by name";
     let mut problems = Vec::new();
     for column in &plan.columns {
         match produced.fields().iter().find(|f| f.name() == &column.name) {
             None => problems.push(format!("column `{}` is missing", column.name)),
-            Some(f) if !can_cast_types(f.data_type(), &column.data_type) => {
-                problems.push(format!("column `{}` is {} and cannot be cast to the base type {}", column.name, f.data_type(), column.sql_type))
-            }
+            Some(f) if !can_cast_types(f.data_type(), &column.data_type) => problems.push(format!(
+                "column `{}` is {} and cannot be cast to the base type {}",
+                column.name,
+                f.data_type(),
+                column.sql_type
+            )),
             Some(_) => {}
         }
     }
@@ -39,7 +49,13 @@ pub async fn check(ctx: &SessionContext, plan: &Plan, partitions: &[chrono::Naiv
     }
     if !problems.is_empty() {
         let base: Vec<&str> = plan.columns.iter().map(|c| c.name.as_str()).collect();
-        return Err(transform_error(spec, None, format!("the transform's output does not match `{}` ({}): {}", spec.target.table, base.join(", "), problems.join("; ")), fix).into());
+        return Err(transform_error(
+            spec,
+            None,
+            format!("the transform's output does not match `{}` ({}): {}", spec.target.table, base.join(", "), problems.join("; ")),
+            fix,
+        )
+        .into());
     }
     null_partition_keys(ctx, plan, &sql).await
 }
@@ -57,12 +73,16 @@ pub async fn null_partition_keys(ctx: &SessionContext, plan: &Plan, sql: &str) -
         .collect()
         .await
         .map_err(|e| Error::Engine(Box::new(e)))?;
-    let n = nulls
-        .first()
-        .and_then(|b| b.column(0).as_any().downcast_ref::<datafusion::arrow::array::Int64Array>())
-        .map_or(0, |a| a.value(0));
+    let n =
+        nulls.first().and_then(|b| b.column(0).as_any().downcast_ref::<datafusion::arrow::array::Int64Array>()).map_or(0, |a| a.value(0));
     if n > 0 {
-        return Err(transform_error(spec, None, format!("the transform produces {n} rows whose partition key `{}` is NULL", spec.target.partition_key), "every row needs a partition date; filter or fix rows with a NULL date").into());
+        return Err(transform_error(
+            spec,
+            None,
+            format!("the transform produces {n} rows whose partition key `{}` is NULL", spec.target.partition_key),
+            "every row needs a partition date; filter or fix rows with a NULL date",
+        )
+        .into());
     }
     Ok(())
 }

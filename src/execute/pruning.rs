@@ -22,12 +22,12 @@ use datafusion::common::{Column, DFSchema, Result, ScalarValue};
 use datafusion::datasource::listing::helpers::expr_applicable_for_cols;
 use datafusion::datasource::listing::ListingTable;
 use datafusion::datasource::{TableProvider, TableType};
+use datafusion::execution::cache::TableScopedPath;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{lit, Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::execution::cache::TableScopedPath;
 use futures::TryStreamExt;
 use object_store::ObjectMeta;
 
@@ -105,7 +105,8 @@ impl PartitionPruned {
         let filter = conjunction(filters.iter().cloned()).unwrap_or_else(|| lit(true));
         let physical = state.create_physical_expr(filter, &DFSchema::try_from(schema)?)?;
         let mask = physical.evaluate(&batch)?.into_array(batch.num_rows())?;
-        let mask = mask.as_any().downcast_ref::<BooleanArray>().cloned().unwrap_or_else(|| BooleanArray::from(vec![false; batch.num_rows()]));
+        let mask =
+            mask.as_any().downcast_ref::<BooleanArray>().cloned().unwrap_or_else(|| BooleanArray::from(vec![false; batch.num_rows()]));
         (0..typed.len())
             .filter(|&i| mask.is_valid(i) && mask.value(i) && typed.is_valid(i))
             .map(|i| ScalarValue::try_from_array(&typed, i))
@@ -127,7 +128,13 @@ impl TableProvider for PartitionPruned {
         self.inner.supports_filters_pushdown(filters)
     }
 
-    async fn scan(&self, state: &dyn Session, projection: Option<&Vec<usize>>, filters: &[Expr], limit: Option<usize>) -> Result<Arc<dyn ExecutionPlan>> {
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
         let key = [self.key.0.as_str()];
         let (partition, other): (Vec<Expr>, Vec<Expr>) = filters.iter().cloned().partition(|f| expr_applicable_for_cols(&key, f));
         if partition.is_empty() {

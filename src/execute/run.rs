@@ -18,17 +18,17 @@ use datafusion::common::TableReference;
 use object_store::path::Path as ObjectPath;
 
 use super::batch::{joined, run_statement, save_sql, statement, BatchRunner};
-use super::session::{self, SessionOptions};
-use super::state::{self, BackfillDir, Checkpoint, Lease, PlanRecord, BatchState};
 use super::output;
+use super::session::{self, SessionOptions};
+use super::state::{self, BackfillDir, BatchState, Checkpoint, Lease, PlanRecord};
 use crate::catalog;
+use crate::error::engine;
 use crate::plan::{Batch, Plan};
-use crate::render::{RenderedPlan, Step};
 use crate::reconcile::{self, RangeReconciliation};
+use crate::render::{RenderedPlan, Step};
 use crate::spec::TableName;
 use crate::warehouse::Warehouse;
 use crate::Error;
-use crate::error::engine;
 
 /// How long a lease lasts before another run may take it over; renewed after each batch.
 pub const LEASE_TTL_MINUTES: i64 = 60;
@@ -78,8 +78,6 @@ pub struct RunSummary {
     pub range: Option<RangeReconciliation>,
 }
 
-
-
 /// Run `plan` for real. See the module documentation.
 ///
 /// Errors: [`Error::Conflict`] (exit 4) when another run holds the lease;
@@ -89,7 +87,13 @@ pub struct RunSummary {
 /// `expected_delta` gate, or the byte budget is exceeded; [`Error::Timeout`] (exit 3)
 /// when a statement runs past `query_timeout`; [`Error::MissingColumn`] (exit 2, before
 /// any batch) when a reconciliation statement does not return a column backfill reads.
-pub async fn execute(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts: &ExecuteOptions, progress: Arc<dyn Progress>) -> Result<RunSummary, Error> {
+pub async fn execute(
+    plan: &Plan,
+    rendered: &RenderedPlan,
+    wh: &Warehouse,
+    opts: &ExecuteOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<RunSummary, Error> {
     let spec = &plan.spec;
     let estimate = plan.estimate();
     if let Some(limit) = spec.execution.max_bytes_scanned {
@@ -116,7 +120,15 @@ pub async fn execute(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts:
     Ok(summary)
 }
 
-async fn execute_leased(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts: &ExecuteOptions, progress: Arc<dyn Progress>, dir: &BackfillDir, lease: &Lease) -> Result<RunSummary, Error> {
+async fn execute_leased(
+    plan: &Plan,
+    rendered: &RenderedPlan,
+    wh: &Warehouse,
+    opts: &ExecuteOptions,
+    progress: Arc<dyn Progress>,
+    dir: &BackfillDir,
+    lease: &Lease,
+) -> Result<RunSummary, Error> {
     let spec = &plan.spec;
     let normalized = serde_json::to_value(spec).expect("serializes");
     match state::read_json::<PlanRecord>(wh, &dir.plan()).await? {
@@ -124,7 +136,11 @@ async fn execute_leased(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, op
         Some(prev) if !opts.restart => {
             let mut changed = Vec::new();
             diff_paths("", &prev.spec, &normalized, &mut changed);
-            let what = if changed.is_empty() { "the rendered statements (templates, the base table's columns or the catalog view) changed".to_string() } else { format!("changed fields: {}", changed.join(", ")) };
+            let what = if changed.is_empty() {
+                "the rendered statements (templates, the base table's columns or the catalog view) changed".to_string()
+            } else {
+                format!("changed fields: {}", changed.join(", "))
+            };
             return Err(Error::Usage(format!(
                 "the plan changed since this backfill's run began (fingerprint {} → {}); {what}\n  fix: restore the spec, or rerun with --restart to discard the shadow and the checkpoints and begin again",
                 &prev.fingerprint[..12], &rendered.fingerprint[..12]
@@ -138,7 +154,12 @@ async fn execute_leased(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, op
                     state::delete_prefix(wh, &ObjectPath::from(format!("{}/{sub}", dir.root()))).await?;
                 }
             }
-            let record = PlanRecord { fingerprint: rendered.fingerprint.clone(), spec: normalized, batches: plan.batches.len() as u32, started_at: lease.acquired_at };
+            let record = PlanRecord {
+                fingerprint: rendered.fingerprint.clone(),
+                spec: normalized,
+                batches: plan.batches.len() as u32,
+                started_at: lease.acquired_at,
+            };
             state::write_json(wh, &dir.plan(), &record).await?;
         }
     }
@@ -153,7 +174,8 @@ async fn execute_leased(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, op
     ctx.sql(&create.sql).await.map_err(engine)?.collect().await.map_err(engine)?;
 
     let earlier = state::checkpoints(wh, dir).await?;
-    let done: BTreeSet<u32> = earlier.iter().filter(|c| c.state == BatchState::Done && c.fingerprint == rendered.fingerprint).map(|c| c.batch).collect();
+    let done: BTreeSet<u32> =
+        earlier.iter().filter(|c| c.state == BatchState::Done && c.fingerprint == rendered.fingerprint).map(|c| c.batch).collect();
     let attempts = |b: u32| earlier.iter().find(|c| c.batch == b).map_or(0, |c| c.attempt);
     let pending: Vec<Batch> = plan.batches.iter().filter(|b| !done.contains(&b.number)).cloned().collect();
     let mut summary = RunSummary { skipped: done.len() as u32, ..Default::default() };
@@ -231,8 +253,16 @@ async fn execute_leased(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, op
 /// ([`reconcile::read::check_columns`]) before anything of a batch is written.
 ///
 /// Errors: [`Error::MissingColumn`] (exit 2); engine errors when a statement does not plan.
-async fn check_result_columns(ctx: &datafusion::prelude::SessionContext, rendered: &RenderedPlan, spec: &crate::spec::Spec, batch: u32) -> Result<(), Error> {
-    let read = rendered.statements.iter().filter(|s| (s.batch == Some(batch) && s.step.name().starts_with("reconcile")) || s.step == Step::ReconcileRange);
+async fn check_result_columns(
+    ctx: &datafusion::prelude::SessionContext,
+    rendered: &RenderedPlan,
+    spec: &crate::spec::Spec,
+    batch: u32,
+) -> Result<(), Error> {
+    let read = rendered
+        .statements
+        .iter()
+        .filter(|s| (s.batch == Some(batch) && s.step.name().starts_with("reconcile")) || s.step == Step::ReconcileRange);
     for s in read {
         let df = ctx.sql(&s.sql).await.map_err(engine)?;
         let columns: Vec<String> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
@@ -245,7 +275,13 @@ async fn check_result_columns(ctx: &datafusion::prelude::SessionContext, rendere
 /// the `expected_delta` gates, and keep the result as `range.json`.
 ///
 /// Errors: engine, store and timeout errors; a result that lacks a column.
-async fn whole_range(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, dir: &BackfillDir, ctx: &datafusion::prelude::SessionContext) -> Result<RangeReconciliation, Error> {
+async fn whole_range(
+    plan: &Plan,
+    rendered: &RenderedPlan,
+    wh: &Warehouse,
+    dir: &BackfillDir,
+    ctx: &datafusion::prelude::SessionContext,
+) -> Result<RangeReconciliation, Error> {
     let spec = &plan.spec;
     session::forget_listing(ctx, &spec.target.shadow);
     let s = statement(rendered, Step::ReconcileRange, None).clone();

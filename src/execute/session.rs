@@ -9,18 +9,18 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::MemorySchemaProvider;
+use datafusion::common::TableReference;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::provider_as_source;
+use datafusion::datasource::TableProvider;
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::prelude::{SessionConfig, SessionContext};
-use datafusion::common::TableReference;
-use datafusion::datasource::TableProvider;
 use datafusion::functions::expr_fn::nullif;
-use datafusion::datasource::provider_as_source;
 use datafusion::logical_expr::{cast, lit, Expr, LogicalPlanBuilder};
 use datafusion::prelude::DataFrame;
+use datafusion::prelude::{SessionConfig, SessionContext};
 use url::Url;
 
 use super::pruning::PartitionPruned;
@@ -114,7 +114,6 @@ pub fn forget_listing(ctx: &SessionContext, table: &TableName) {
     }
 }
 
-
 pub(crate) fn ensure_schema(ctx: &SessionContext, schema: &str) {
     let catalog = ctx.catalog("datafusion").expect("the default catalog exists");
     if catalog.schema(schema).is_none() {
@@ -127,7 +126,12 @@ pub(crate) fn ensure_schema(ctx: &SessionContext, schema: &str) {
 /// is inferred from the files.
 ///
 /// Errors: engine errors (e.g. a table with no files and no schema given).
-pub async fn register_table(ctx: &SessionContext, table: &TableName, partitions: Vec<(String, DataType)>, file_schema: Option<SchemaRef>) -> Result<(), crate::Error> {
+pub async fn register_table(
+    ctx: &SessionContext,
+    table: &TableName,
+    partitions: Vec<(String, DataType)>,
+    file_schema: Option<SchemaRef>,
+) -> Result<(), crate::Error> {
     let provider = listing_provider(ctx, table, partitions, file_schema).await?;
     replace_table(ctx, table, provider)
 }
@@ -139,7 +143,12 @@ pub async fn register_table(ctx: &SessionContext, table: &TableName, partitions:
 /// prune partitions: they reach the listing through the view.
 ///
 /// Errors: engine errors.
-async fn register_with_null_partitions(ctx: &SessionContext, table: &TableName, partitions: Vec<(String, DataType)>, nullable: &[String]) -> Result<(), crate::Error> {
+async fn register_with_null_partitions(
+    ctx: &SessionContext,
+    table: &TableName,
+    partitions: Vec<(String, DataType)>,
+    nullable: &[String],
+) -> Result<(), crate::Error> {
     let raw = partitions.iter().map(|(name, t)| (name.clone(), if nullable.contains(name) { DataType::Utf8 } else { t.clone() })).collect();
     let provider = listing_provider(ctx, table, raw, None).await?;
     let reference = TableReference::partial(table.schema.as_str(), table.table.as_str());
@@ -160,11 +169,15 @@ async fn register_with_null_partitions(ctx: &SessionContext, table: &TableName, 
 
 /// `table`'s files as a Parquet listing table, partition-pruned when it has one
 /// partition column (see [`register_table`]).
-async fn listing_provider(ctx: &SessionContext, table: &TableName, partitions: Vec<(String, DataType)>, file_schema: Option<SchemaRef>) -> Result<Arc<dyn TableProvider>, crate::Error> {
+async fn listing_provider(
+    ctx: &SessionContext,
+    table: &TableName,
+    partitions: Vec<(String, DataType)>,
+    file_schema: Option<SchemaRef>,
+) -> Result<Arc<dyn TableProvider>, crate::Error> {
     let url = ListingTableUrl::parse(format!("{WAREHOUSE_URL}{}", table.prefix())).map_err(engine)?;
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-        .with_file_extension(".parquet")
-        .with_table_partition_cols(partitions);
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet").with_table_partition_cols(partitions);
     let config = ListingTableConfig::new(url).with_listing_options(options);
     let config = match file_schema {
         Some(schema) => config.with_schema(schema),
@@ -206,7 +219,8 @@ async fn register_views(ctx: &SessionContext, catalog: &CatalogVersion) -> Resul
                 Ok(df) => {
                     let Ok(view) = TableName::parse(name) else { continue };
                     ensure_schema(ctx, &view.schema);
-                    ctx.register_table(TableReference::partial(view.schema.as_str(), view.table.as_str()), df.into_view()).map_err(engine)?;
+                    ctx.register_table(TableReference::partial(view.schema.as_str(), view.table.as_str()), df.into_view())
+                        .map_err(engine)?;
                 }
                 Err(e) => failed.push((name, sql, e)),
             }

@@ -7,9 +7,9 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
 
+use crate::error::store_err;
 use crate::warehouse::Warehouse;
 use crate::Error;
-use crate::error::store_err;
 
 /// `_backfills/<id>/` and the paths inside it.
 #[derive(Debug, Clone)]
@@ -132,7 +132,6 @@ pub struct Checkpoint {
     /// Why it failed, when it did.
     pub reason: Option<String>,
 }
-
 
 /// Read a JSON object, or `None` when it does not exist.
 ///

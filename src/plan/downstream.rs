@@ -37,10 +37,16 @@ pub(super) fn find(spec: &Spec, catalog: &CatalogVersion) -> Vec<Dependent> {
         .iter()
         .filter(|(name, _)| **name != view_name)
         .filter_map(|(name, view)| match DFParser::parse_sql(&view.sql) {
-            Ok(stmts) => Some((name.clone(), stmts.iter().flat_map(|s| match s {
-                DFStatement::Statement(s) => relations(s.as_ref()),
-                _ => Vec::new(),
-            }).collect())),
+            Ok(stmts) => Some((
+                name.clone(),
+                stmts
+                    .iter()
+                    .flat_map(|s| match s {
+                        DFStatement::Statement(s) => relations(s.as_ref()),
+                        _ => Vec::new(),
+                    })
+                    .collect(),
+            )),
             Err(e) => {
                 tracing::warn!(view = %name, error = %e, "catalog view does not parse; left out of downstream dependents");
                 None

@@ -9,10 +9,10 @@ use futures::{stream, StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use super::Source;
-use crate::Error;
 use crate::spec::Spec;
 use crate::spec::TableName;
 use crate::warehouse::{read_footer, DataFile, TableListing, Warehouse, HIVE_DEFAULT_PARTITION};
+use crate::Error;
 
 /// Footers read at once; local disks and object stores both like some parallelism.
 const FOOTER_CONCURRENCY: usize = 32;
@@ -76,7 +76,8 @@ impl Estimator {
                 Some(col) => {
                     warn_null_partitions(&listing, col);
                     for f in listing.files_between(col, start, end) {
-                        let day = NaiveDate::parse_from_str(f.partition_value(col).unwrap_or_default(), "%Y-%m-%d").expect("filtered by files_between");
+                        let day = NaiveDate::parse_from_str(f.partition_value(col).unwrap_or_default(), "%Y-%m-%d")
+                            .expect("filtered by files_between");
                         dated.push((day, f.clone()));
                     }
                 }

@@ -137,11 +137,20 @@ impl Plan {
 
         let view_name = spec.target.view.to_string();
         if tables.contains(&spec.target.view) {
-            return Err(spec.error_at("target.view", format!("`{view_name}` is a table in the warehouse, not a view"), "name a view that readers query, e.g. <table>_current").into());
+            return Err(spec
+                .error_at(
+                    "target.view",
+                    format!("`{view_name}` is a table in the warehouse, not a view"),
+                    "name a view that readers query, e.g. <table>_current",
+                )
+                .into());
         }
         let view = match catalog.views.get(&view_name) {
             Some(v) => ConsumerView { exists: true, body: v.sql.trim().to_string() },
-            None => ConsumerView { exists: false, body: format!("SELECT * FROM {}", crate::render::sql::quote_table(&spec.target.table.to_string())) },
+            None => ConsumerView {
+                exists: false,
+                body: format!("SELECT * FROM {}", crate::render::sql::quote_table(&spec.target.table.to_string())),
+            },
         };
         let downstream = downstream::find(&spec, &catalog);
         Ok(Self { spec, columns, partitions, batches, sources, downstream, without_source, view, catalog_version: catalog.version })
@@ -159,16 +168,49 @@ fn table_list(tables: &[TableName]) -> String {
 async fn base_listing(spec: &Spec, wh: &Warehouse, tables: &[TableName]) -> Result<TableListing, Error> {
     let base = &spec.target.table;
     if !tables.contains(base) {
-        return Err(spec.error_at("target.table", format!("table `{base}` does not exist in warehouse {}; {}", wh.location(), table_list(tables)), "name an existing table, or point --warehouse at the right warehouse").into());
+        return Err(spec
+            .error_at(
+                "target.table",
+                format!("table `{base}` does not exist in warehouse {}; {}", wh.location(), table_list(tables)),
+                "name an existing table, or point --warehouse at the right warehouse",
+            )
+            .into());
     }
     let listing = wh.list_table(base).await?;
     let key = &spec.target.partition_key;
     let names = || listing.partition_columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>().join(", ");
     match listing.partition_column(key) {
-        None => Err(spec.error_at("target.partition_key", format!("`{key}` is not a partition column of `{base}`; its partition columns: {}", if listing.partition_columns.is_empty() { "none".to_string() } else { names() }), "name the column of the table's key=value folders").into()),
-        Some(c) if c.data_type != PartitionType::Date => Err(spec.error_at("target.partition_key", format!("partition column `{key}` of `{base}` holds values that are not YYYY-MM-DD dates"), "backfill recomputes daily DATE partitions; choose a DATE partition column").into()),
-        Some(_) if listing.partition_columns.len() > 1 => Err(spec.error_at("target.partition_key", format!("`{base}` is partitioned by {}; backfill supports exactly one DATE partition column", names()), "backfill a table partitioned by one DATE column").into()),
-        Some(_) if listing.files.is_empty() => Err(spec.error_at("target.table", format!("table `{base}` has no Parquet files"), "backfill corrects existing tables; load the table first").into()),
+        None => Err(spec
+            .error_at(
+                "target.partition_key",
+                format!(
+                    "`{key}` is not a partition column of `{base}`; its partition columns: {}",
+                    if listing.partition_columns.is_empty() { "none".to_string() } else { names() }
+                ),
+                "name the column of the table's key=value folders",
+            )
+            .into()),
+        Some(c) if c.data_type != PartitionType::Date => Err(spec
+            .error_at(
+                "target.partition_key",
+                format!("partition column `{key}` of `{base}` holds values that are not YYYY-MM-DD dates"),
+                "backfill recomputes daily DATE partitions; choose a DATE partition column",
+            )
+            .into()),
+        Some(_) if listing.partition_columns.len() > 1 => Err(spec
+            .error_at(
+                "target.partition_key",
+                format!("`{base}` is partitioned by {}; backfill supports exactly one DATE partition column", names()),
+                "backfill a table partitioned by one DATE column",
+            )
+            .into()),
+        Some(_) if listing.files.is_empty() => Err(spec
+            .error_at(
+                "target.table",
+                format!("table `{base}` has no Parquet files"),
+                "backfill corrects existing tables; load the table first",
+            )
+            .into()),
         Some(_) => Ok(listing),
     }
 }
@@ -183,18 +225,34 @@ async fn base_columns(spec: &Spec, wh: &Warehouse, listing: &TableListing) -> Re
         if field.name() == key {
             continue;
         }
-        let sql_type = sql_type(field.data_type()).ok_or_else(|| spec.error_at("target.table", format!("column `{}` of `{base}` has type {}, which backfill cannot cast or declare", field.name(), field.data_type()), "backfill tables of scalar columns (numbers, decimals, text, dates, timestamps)"))?;
+        let sql_type = sql_type(field.data_type()).ok_or_else(|| {
+            spec.error_at(
+                "target.table",
+                format!("column `{}` of `{base}` has type {}, which backfill cannot cast or declare", field.name(), field.data_type()),
+                "backfill tables of scalar columns (numbers, decimals, text, dates, timestamps)",
+            )
+        })?;
         columns.push(Column { name: field.name().clone(), data_type: field.data_type().clone(), sql_type, is_partition: false });
     }
     columns.push(Column { name: key.clone(), data_type: DataType::Date32, sql_type: "DATE".into(), is_partition: true });
     let all = || columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>().join(", ");
-    let checks = spec.target.keys.iter().enumerate().map(|(i, k)| (format!("target.keys[{i}]"), k)).chain(
-        spec.validation.not_null.iter().enumerate().map(|(i, c)| (format!("validation.not_null[{i}]"), c)),
-    );
+    let checks = spec
+        .target
+        .keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (format!("target.keys[{i}]"), k))
+        .chain(spec.validation.not_null.iter().enumerate().map(|(i, c)| (format!("validation.not_null[{i}]"), c)));
     let tolerances = spec.validation.value_tolerance.keys().map(|c| (format!("validation.value_tolerance.{c}"), c));
     for (field, name) in checks.chain(tolerances.clone()) {
         if !columns.iter().any(|c| &c.name == name) {
-            return Err(spec.error_at(&field, format!("column `{name}` does not exist in `{base}`; its columns: {}", all()), "name a column of the base table").into());
+            return Err(spec
+                .error_at(
+                    &field,
+                    format!("column `{name}` does not exist in `{base}`; its columns: {}", all()),
+                    "name a column of the base table",
+                )
+                .into());
         }
     }
     for (field, name) in tolerances {
@@ -208,20 +266,37 @@ async fn base_columns(spec: &Spec, wh: &Warehouse, listing: &TableListing) -> Re
     Ok(columns)
 }
 
-async fn resolve_sources(spec: &Spec, wh: &Warehouse, tables: &[TableName], catalog: &CatalogVersion, names: &[String]) -> Result<Vec<Source>, Error> {
+async fn resolve_sources(
+    spec: &Spec,
+    wh: &Warehouse,
+    tables: &[TableName],
+    catalog: &CatalogVersion,
+    names: &[String],
+) -> Result<Vec<Source>, Error> {
     let mut out = Vec::new();
     for name in names {
         let at = crate::render::transform::find_in_transform(spec, name);
         let missing = |what: String| {
-            crate::render::transform::transform_error(spec, at, what, "read from tables that exist in the warehouse, written as schema.table")
+            crate::render::transform::transform_error(
+                spec,
+                at,
+                what,
+                "read from tables that exist in the warehouse, written as schema.table",
+            )
         };
-        let table = TableName::parse(name).map_err(|_| missing(format!("the transform reads `{name}`, which is not a `schema.table` name; {}", table_list(tables))))?;
+        let table = TableName::parse(name)
+            .map_err(|_| missing(format!("the transform reads `{name}`, which is not a `schema.table` name; {}", table_list(tables))))?;
         if catalog.views.contains_key(name) {
             out.push(Source { table, partition_column: None });
             continue;
         }
         if !tables.contains(&table) {
-            return Err(missing(format!("the transform reads `{name}`, which does not exist in warehouse {}; {}", wh.location(), table_list(tables))).into());
+            return Err(missing(format!(
+                "the transform reads `{name}`, which does not exist in warehouse {}; {}",
+                wh.location(),
+                table_list(tables)
+            ))
+            .into());
         }
         let listing = wh.list_table(&table).await?;
         let dates: Vec<_> = listing.partition_columns.iter().filter(|c| c.data_type == PartitionType::Date).collect();

@@ -77,7 +77,10 @@ pub async fn publish(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts:
     let current = catalog::latest(wh).await?;
     let view = spec.target.view.to_string();
     if is_published(&current, &view, &spec.backfill_id) {
-        return refuse(format!("it is already published in {view} (catalog version {})\n  fix: nothing to do; `backfill rollback SPEC` undoes it", current.version));
+        return refuse(format!(
+            "it is already published in {view} (catalog version {})\n  fix: nothing to do; `backfill rollback SPEC` undoes it",
+            current.version
+        ));
     }
     let dir = BackfillDir::new(&spec.backfill_id);
     let Some(record) = state::read_json::<PlanRecord>(wh, &dir.plan()).await? else {
@@ -100,10 +103,16 @@ pub async fn publish(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts:
         return refuse("reason.kind is `reinterpretation`: history will change meaning, not just be corrected\n  fix: confirm with the dataset's consumers, then pass --allow-reinterpretation".into());
     }
     let checkpoints = state::checkpoints(wh, &dir).await?;
-    let done: BTreeSet<u32> = checkpoints.iter().filter(|c| c.state == BatchState::Done && c.fingerprint == record.fingerprint).map(|c| c.batch).collect();
+    let done: BTreeSet<u32> =
+        checkpoints.iter().filter(|c| c.state == BatchState::Done && c.fingerprint == record.fingerprint).map(|c| c.batch).collect();
     let missing: Vec<String> = plan.batches.iter().filter(|b| !done.contains(&b.number)).map(|b| b.number.to_string()).collect();
     if !missing.is_empty() {
-        return refuse(format!("{} of {} batches are not done and passed: {}\n  fix: backfill run SPEC --execute, until every batch passes its gates", missing.len(), plan.batches.len(), abbreviate(&missing)));
+        return refuse(format!(
+            "{} of {} batches are not done and passed: {}\n  fix: backfill run SPEC --execute, until every batch passes its gates",
+            missing.len(),
+            plan.batches.len(),
+            abbreviate(&missing)
+        ));
     }
     let range = state::read_json::<crate::reconcile::RangeReconciliation>(wh, &dir.range()).await?;
     let last_batch = checkpoints.iter().filter(|c| done.contains(&c.batch)).map(|c| c.finished_at).max();
@@ -113,9 +122,13 @@ pub async fn publish(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts:
     };
     let failed: Vec<String> = range.failed().iter().map(|g| format!("{}: {}", g.name, g.detail)).collect();
     if !failed.is_empty() {
-        return refuse(format!("the whole range failed its gates: {}\n  fix: correct the transform or the expected range, then run --execute --restart", failed.join("; ")));
+        return refuse(format!(
+            "the whole range failed its gates: {}\n  fix: correct the transform or the expected range, then run --execute --restart",
+            failed.join("; ")
+        ));
     }
-    let moved = changed_base_partitions(wh, spec, checkpoints.iter().filter(|c| done.contains(&c.batch)).flat_map(|c| c.base_files.iter())).await?;
+    let moved =
+        changed_base_partitions(wh, spec, checkpoints.iter().filter(|c| done.contains(&c.batch)).flat_map(|c| c.base_files.iter())).await?;
     if !moved.is_empty() {
         return refuse(format!(
             "the base table changed since these partitions were reconciled: {}\n  fix: rerun the batches holding them (delete their checkpoints under _backfills/{}/batches/ and run --execute), then publish",
@@ -130,7 +143,14 @@ pub async fn publish(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts:
     let body = view_body(&swap.sql)?;
 
     let report = crate::report::build(plan, &record.fingerprint, &checkpoints, Some(&range));
-    let metric_deltas = serde_json::to_string(&report.metrics.iter().map(|m| serde_json::json!({"metric": m.name, "old": m.old, "new": m.new, "percent": m.percent})).collect::<Vec<_>>()).expect("serializes");
+    let metric_deltas = serde_json::to_string(
+        &report
+            .metrics
+            .iter()
+            .map(|m| serde_json::json!({"metric": m.name, "old": m.old, "new": m.new, "percent": m.percent}))
+            .collect::<Vec<_>>(),
+    )
+    .expect("serializes");
     let mut next = current.clone();
     next.version += 1;
     next.views.insert(view.clone(), View { sql: body });
@@ -165,10 +185,10 @@ pub async fn publish(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts:
 /// Errors: [`Error::Corrupt`] when the statement does not have that shape (a template
 /// override broke it).
 pub fn view_body(create_view: &str) -> Result<String, Error> {
-    create_view
-        .split_once(" AS\n")
-        .map(|(_, body)| body.trim().to_string())
-        .ok_or_else(|| Error::Corrupt { path: "the rendered view statement".into(), message: "expected `CREATE OR REPLACE VIEW <name> AS` and a new line".into() })
+    create_view.split_once(" AS\n").map(|(_, body)| body.trim().to_string()).ok_or_else(|| Error::Corrupt {
+        path: "the rendered view statement".into(),
+        message: "expected `CREATE OR REPLACE VIEW <name> AS` and a new line".into(),
+    })
 }
 
 /// `2024-12-01..2026-05-31 excluding 2025-12-25`.

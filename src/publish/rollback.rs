@@ -30,17 +30,24 @@ pub async fn rollback(plan: &Plan, wh: &Warehouse, approved_by: &str) -> Result<
     let mut publish = None;
     for n in catalog::versions(wh).await?.into_iter().rev() {
         let v = catalog::read(wh, n).await?;
-        if v.release.as_ref().is_some_and(|r| r.action == ReleaseAction::Publish && r.backfill_id == spec.backfill_id && r.dataset == view) {
+        if v.release.as_ref().is_some_and(|r| r.action == ReleaseAction::Publish && r.backfill_id == spec.backfill_id && r.dataset == view)
+        {
             publish = Some(v);
             break;
         }
     }
     let Some(publish) = publish else {
-        return Err(Error::Corrupt { path: "_catalog".into(), message: format!("{} is marked published in {view} but no catalog version records its publish", spec.backfill_id) });
+        return Err(Error::Corrupt {
+            path: "_catalog".into(),
+            message: format!("{} is marked published in {view} but no catalog version records its publish", spec.backfill_id),
+        });
     };
     let before = catalog::read(wh, publish.version - 1).await?;
     let Some(body) = before.views.get(&view).cloned() else {
-        return Err(Error::Corrupt { path: catalog::version_path(before.version).to_string(), message: format!("it does not define {view}, which was published over it") });
+        return Err(Error::Corrupt {
+            path: catalog::version_path(before.version).to_string(),
+            message: format!("it does not define {view}, which was published over it"),
+        });
     };
     let published = publish.release.expect("found by its release");
     let mut next = current.clone();

@@ -29,7 +29,10 @@ pub fn in_scope(plan: &Plan) -> String {
 async fn differing(ctx: &datafusion::prelude::SessionContext, a: &str, b: &str) -> Result<i64, Error> {
     let sql = format!("SELECT (SELECT count(*) FROM ({a} EXCEPT ALL {b}) AS x) + (SELECT count(*) FROM ({b} EXCEPT ALL {a}) AS y) AS n");
     let batches = ctx.sql(&sql).await.map_err(engine)?.collect().await.map_err(engine)?;
-    Ok(batches.first().and_then(|b| b.column(0).as_any().downcast_ref::<Int64Array>().filter(|c| c.is_valid(0)).map(|c| c.value(0))).unwrap_or(0))
+    Ok(batches
+        .first()
+        .and_then(|b| b.column(0).as_any().downcast_ref::<Int64Array>().filter(|c| c.is_valid(0)).map(|c| c.value(0)))
+        .unwrap_or(0))
 }
 
 /// After a publish: in range, the view equals the shadow; outside it, the previous body.
@@ -41,9 +44,19 @@ pub async fn after_publish(plan: &Plan, wh: &Warehouse, catalog: &CatalogVersion
     let cols = plan.columns.iter().map(|c| quote_ident(&c.name)).collect::<Vec<_>>().join(", ");
     let view = quote_table(&spec.target.view.to_string());
     let scope = in_scope(plan);
-    let inside = differing(&ctx, &format!("SELECT {cols} FROM {view} WHERE {scope}"), &format!("SELECT {cols} FROM {} WHERE {scope}", quote_table(&spec.target.shadow.to_string()))).await?;
+    let inside = differing(
+        &ctx,
+        &format!("SELECT {cols} FROM {view} WHERE {scope}"),
+        &format!("SELECT {cols} FROM {} WHERE {scope}", quote_table(&spec.target.shadow.to_string())),
+    )
+    .await?;
     // `IS NOT TRUE`, not `NOT`: rows whose partition key is NULL are outside the range too.
-    let outside = differing(&ctx, &format!("SELECT {cols} FROM {view} WHERE ({scope}) IS NOT TRUE"), &format!("SELECT {cols} FROM ({previous_body}) AS previous WHERE ({scope}) IS NOT TRUE")).await?;
+    let outside = differing(
+        &ctx,
+        &format!("SELECT {cols} FROM {view} WHERE ({scope}) IS NOT TRUE"),
+        &format!("SELECT {cols} FROM ({previous_body}) AS previous WHERE ({scope}) IS NOT TRUE"),
+    )
+    .await?;
     if inside + outside > 0 {
         return Err(Error::Corrupt {
             path: format!("view {} (catalog version {})", spec.target.view, catalog.version),
@@ -64,7 +77,10 @@ pub async fn after_rollback(plan: &Plan, wh: &Warehouse, catalog: &CatalogVersio
     let view = quote_table(&plan.spec.target.view.to_string());
     let n = differing(&ctx, &format!("SELECT {cols} FROM {view}"), &format!("SELECT {cols} FROM ({body}) AS restored")).await?;
     if n > 0 {
-        return Err(Error::Corrupt { path: format!("view {} (catalog version {})", plan.spec.target.view, catalog.version), message: format!("VERIFICATION FAILED after rollback: {n} row(s) differ from the restored body") });
+        return Err(Error::Corrupt {
+            path: format!("view {} (catalog version {})", plan.spec.target.view, catalog.version),
+            message: format!("VERIFICATION FAILED after rollback: {n} row(s) differ from the restored body"),
+        });
     }
     Ok(())
 }

@@ -88,7 +88,11 @@ pub fn check_batch(spec: &Spec, r: &Reconciliation, scope: &str) -> Vec<Gate> {
             copies == 0,
             match r.duplicate_keys.rows.first() {
                 None => "every (partition key, keys) occurs once in the shadow".into(),
-                Some(row) => format!("{copies} key(s) occur more than once in the shadow, e.g. ({}) {} times", row[..row.len() - 1].join(", "), row[row.len() - 1]),
+                Some(row) => format!(
+                    "{copies} key(s) occur more than once in the shadow, e.g. ({}) {} times",
+                    row[..row.len() - 1].join(", "),
+                    row[row.len() - 1]
+                ),
             },
         ));
     }
@@ -102,12 +106,20 @@ pub fn check_batch(spec: &Spec, r: &Reconciliation, scope: &str) -> Vec<Gate> {
                 (n > 0).then(|| format!("{c}: {} NULL(s)", crate::number::count(n)))
             })
             .collect();
-        gates.push(Gate::new("not_null", bad.is_empty(), if bad.is_empty() { format!("no NULLs in {}", v.not_null.join(", ")) } else { bad.join("; ") }));
+        gates.push(Gate::new(
+            "not_null",
+            bad.is_empty(),
+            if bad.is_empty() { format!("no NULLs in {}", v.not_null.join(", ")) } else { bad.join("; ") },
+        ));
     }
     gates.push(Gate::new(
         "schema",
         r.schema_differences.is_empty(),
-        if r.schema_differences.is_empty() { "the shadow's columns and types equal the base's".into() } else { r.schema_differences.join("; ") },
+        if r.schema_differences.is_empty() {
+            "the shadow's columns and types equal the base's".into()
+        } else {
+            r.schema_differences.join("; ")
+        },
     ));
     for (m, pair) in spec.validation.metrics.iter().zip(&r.batch_metrics) {
         if let Some(expected) = m.batch_expected_delta {
@@ -124,17 +136,33 @@ pub fn range_gates(spec: &Spec, metrics: &[MetricPair], partitions: u64) -> Vec<
         .metrics
         .iter()
         .zip(metrics)
-        .filter_map(|(m, pair)| Some(delta_gate(format!("expected_delta:{}", m.name), &m.name, pair, m.expected_delta?, "whole range", partitions)))
+        .filter_map(|(m, pair)| {
+            Some(delta_gate(format!("expected_delta:{}", m.name), &m.name, pair, m.expected_delta?, "whole range", partitions))
+        })
         .collect()
 }
 
 /// One delta gate: `pair`'s change in percent against `expected`.
 fn delta_gate(name: String, metric: &str, pair: &MetricPair, expected: DeltaRange, scope: &str, partitions: u64) -> Gate {
     match pair.percent() {
-        None => Gate::new(name, false, format!("{scope} {metric} cannot be compared: the base value is 0 or NULL ({} → {})", or_null(pair.old.as_ref()), or_null(pair.new.as_ref()))),
+        None => Gate::new(
+            name,
+            false,
+            format!(
+                "{scope} {metric} cannot be compared: the base value is 0 or NULL ({} → {})",
+                or_null(pair.old.as_ref()),
+                or_null(pair.new.as_ref())
+            ),
+        ),
         Some(pct) => {
             let off = expected.distance(pct);
-            let head = format!("{scope} {metric} {} → {} ({}) over {} partitions; expected {expected}", or_null(pair.old.as_ref()), or_null(pair.new.as_ref()), percent(Some(pct)), crate::number::count(partitions));
+            let head = format!(
+                "{scope} {metric} {} → {} ({}) over {} partitions; expected {expected}",
+                or_null(pair.old.as_ref()),
+                or_null(pair.new.as_ref()),
+                percent(Some(pct)),
+                crate::number::count(partitions)
+            );
             if off == 0.0 {
                 Gate::new(name, true, format!("{head}: inside"))
             } else {
@@ -173,7 +201,12 @@ pub fn row_count_gate(partitions: &[PartitionResult], tolerance: Tolerance) -> G
             Tolerance::Rows(n) => n as f64,
             Tolerance::Percent(pct) => p.base_rows as f64 * pct / 100.0,
         };
-        (moved as f64 > allowed).then(|| format!("partition {} has {} rows in the base and {} in the shadow: {moved} moved, {tolerance} allowed", p.partition, p.base_rows, p.shadow_rows))
+        (moved as f64 > allowed).then(|| {
+            format!(
+                "partition {} has {} rows in the base and {} in the shadow: {moved} moved, {tolerance} allowed",
+                p.partition, p.base_rows, p.shadow_rows
+            )
+        })
     });
     match miss {
         Some(detail) => Gate::new(name, false, detail),

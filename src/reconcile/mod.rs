@@ -130,7 +130,12 @@ pub struct RowClasses {
 impl RowClasses {
     /// Sum of the classes of `partitions`.
     pub fn of(partitions: &[PartitionResult]) -> Self {
-        partitions.iter().fold(Self::default(), |a, p| Self { unchanged: a.unchanged + p.unchanged, changed: a.changed + p.changed, added: a.added + p.added, removed: a.removed + p.removed })
+        partitions.iter().fold(Self::default(), |a, p| Self {
+            unchanged: a.unchanged + p.unchanged,
+            changed: a.changed + p.changed,
+            added: a.added + p.added,
+            removed: a.removed + p.removed,
+        })
     }
 }
 
@@ -139,7 +144,14 @@ impl RowClasses {
 /// in it as they are.
 ///
 /// Errors: the two sides' schemas cannot form tables (engine error).
-pub fn batch_session(base: &TableName, base_schema: SchemaRef, base_rows: Vec<RecordBatch>, shadow: &TableName, shadow_schema: SchemaRef, shadow_rows: Vec<RecordBatch>) -> Result<SessionContext, Error> {
+pub fn batch_session(
+    base: &TableName,
+    base_schema: SchemaRef,
+    base_rows: Vec<RecordBatch>,
+    shadow: &TableName,
+    shadow_schema: SchemaRef,
+    shadow_rows: Vec<RecordBatch>,
+) -> Result<SessionContext, Error> {
     // The tables hold a few partitions in memory, so planning, not execution, is the cost
     // of every statement: one thread, one optimizer pass, and of the logical optimizer
     // only the two rules the physical planner needs (COALESCE becomes CASE; join keys
@@ -147,7 +159,8 @@ pub fn batch_session(base: &TableName, base_schema: SchemaRef, base_rows: Vec<Re
     // leaving the others out only makes plans less clever; it halves planning time.
     let mut config = SessionConfig::new().with_target_partitions(1).with_information_schema(false);
     config.options_mut().optimizer.max_passes = 1;
-    let rules: Vec<Arc<dyn OptimizerRule + Send + Sync>> = vec![Arc::new(SimplifyExpressions::new()), Arc::new(ExtractEquijoinPredicate::new())];
+    let rules: Vec<Arc<dyn OptimizerRule + Send + Sync>> =
+        vec![Arc::new(SimplifyExpressions::new()), Arc::new(ExtractEquijoinPredicate::new())];
     let state = SessionStateBuilder::new().with_config(config).with_default_features().with_optimizer_rules(rules).build();
     let ctx = SessionContext::new_with_state(state);
     for (name, schema, rows) in [(base, base_schema, base_rows), (shadow, shadow_schema, shadow_rows)] {
@@ -164,7 +177,9 @@ pub fn schema_differences(base: &SchemaRef, shadow: &SchemaRef) -> Vec<String> {
     for f in base.fields() {
         match shadow.field_with_name(f.name()) {
             Err(_) => out.push(format!("column `{}` is missing from the shadow", f.name())),
-            Ok(s) if s.data_type() != f.data_type() => out.push(format!("column `{}` is {} in the base and {} in the shadow", f.name(), f.data_type(), s.data_type())),
+            Ok(s) if s.data_type() != f.data_type() => {
+                out.push(format!("column `{}` is {} in the base and {} in the shadow", f.name(), f.data_type(), s.data_type()))
+            }
             Ok(_) => {}
         }
     }
@@ -192,11 +207,17 @@ where
     let (n_metrics, n_nulls) = (spec.validation.metrics.len(), spec.validation.not_null.len());
     macro_rules! entry {
         ($day:expr) => {
-            by_day.entry($day).or_insert_with(|| PartitionResult { partition: $day, metrics: vec![MetricPair::default(); n_metrics], nulls: vec![0; n_nulls], ..Default::default() })
+            by_day.entry($day).or_insert_with(|| PartitionResult {
+                partition: $day,
+                metrics: vec![MetricPair::default(); n_metrics],
+                nulls: vec![0; n_nulls],
+                ..Default::default()
+            })
         };
     }
     // Every statement at once (the caller may run them on separate cores), then the results.
-    let steps = [Step::ReconcilePartitions, Step::ReconcileRows, Step::ReconcileUniqueKeys, Step::ReconcileTopChanges, Step::ReconcileSamples];
+    let steps =
+        [Step::ReconcilePartitions, Step::ReconcileRows, Step::ReconcileUniqueKeys, Step::ReconcileTopChanges, Step::ReconcileSamples];
     let present: Vec<(Step, &str)> = steps.into_iter().filter_map(|step| statement(step).map(|sql| (step, sql))).collect();
     let outputs = futures::future::try_join_all(present.iter().map(|&(step, sql)| run(step, sql))).await?;
     let mut outputs: Vec<(Step, Vec<RecordBatch>)> = present.iter().map(|&(step, _)| step).zip(outputs).collect();
@@ -205,13 +226,24 @@ where
         for b in &batches {
             let rows = Rows::new(Step::ReconcilePartitions, b);
             for row in 0..rows.len() {
-                let metrics = spec.validation.metrics.iter().map(|m| Ok(MetricPair { old: rows.number(&format!("base_{}", m.name), row)?, new: rows.number(&format!("shadow_{}", m.name), row)? })).collect::<Result<Vec<_>, Error>>()?;
+                let metrics = spec
+                    .validation
+                    .metrics
+                    .iter()
+                    .map(|m| {
+                        Ok(MetricPair {
+                            old: rows.number(&format!("base_{}", m.name), row)?,
+                            new: rows.number(&format!("shadow_{}", m.name), row)?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, Error>>()?;
                 if rows.count("batch_total", row)? == 1 {
                     result.batch_metrics = metrics;
                     continue;
                 }
                 let (base_rows, shadow_rows) = (rows.count("base_rows", row)?, rows.count("shadow_rows", row)?);
-                let nulls = spec.validation.not_null.iter().map(|c| rows.count(&format!("{c}_nulls"), row)).collect::<Result<Vec<_>, Error>>()?;
+                let nulls =
+                    spec.validation.not_null.iter().map(|c| rows.count(&format!("{c}_nulls"), row)).collect::<Result<Vec<_>, Error>>()?;
                 let d = day(&rows, key, row)?;
                 let p = entry!(d);
                 (p.base_rows, p.shadow_rows, p.metrics, p.nulls) = (base_rows, shadow_rows, metrics, nulls);
@@ -254,5 +286,6 @@ where
 ///
 /// Errors: a missing column; a NULL or non-date partition value.
 fn day(rows: &Rows<'_>, key: &str, row: usize) -> Result<NaiveDate, Error> {
-    rows.date(key, row)?.ok_or_else(|| Error::Corrupt { path: "reconciliation result".into(), message: format!("a NULL `{key}` in a per-partition row") })
+    rows.date(key, row)?
+        .ok_or_else(|| Error::Corrupt { path: "reconciliation result".into(), message: format!("a NULL `{key}` in a per-partition row") })
 }

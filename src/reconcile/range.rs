@@ -41,7 +41,13 @@ impl RangeReconciliation {
     ///
     /// Errors: [`Error::MissingColumn`] for a column the result lacks; a metric value
     /// that is not a number; [`Error::Corrupt`] when a side's row is missing.
-    pub fn from_result(spec: &Spec, batches: &[RecordBatch], fingerprint: &str, partitions: u64, now: DateTime<Utc>) -> Result<Self, Error> {
+    pub fn from_result(
+        spec: &Spec,
+        batches: &[RecordBatch],
+        fingerprint: &str,
+        partitions: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Self, Error> {
         let mut sides: [Option<(u64, Vec<Option<crate::number::Number>>)>; 2] = [None, None];
         for b in batches {
             let rows = Rows::new(Step::ReconcileRange, b);
@@ -49,14 +55,22 @@ impl RangeReconciliation {
                 let side = match rows.text("side", row)?.as_deref() {
                     Some("base") => 0,
                     Some("shadow") => 1,
-                    other => return Err(Error::Corrupt { path: "the result of reconcile_range".into(), message: format!("unexpected side {other:?}") }),
+                    other => {
+                        return Err(Error::Corrupt {
+                            path: "the result of reconcile_range".into(),
+                            message: format!("unexpected side {other:?}"),
+                        })
+                    }
                 };
                 let values = spec.validation.metrics.iter().map(|m| rows.number(&m.name, row)).collect::<Result<Vec<_>, Error>>()?;
                 sides[side] = Some((rows.count("row_count", row)?, values));
             }
         }
         let [Some((base_rows, old)), Some((shadow_rows, new))] = sides else {
-            return Err(Error::Corrupt { path: "the result of reconcile_range".into(), message: "it needs one `base` and one `shadow` row".into() });
+            return Err(Error::Corrupt {
+                path: "the result of reconcile_range".into(),
+                message: "it needs one `base` and one `shadow` row".into(),
+            });
         };
         let metrics: Vec<MetricPair> = old.into_iter().zip(new).map(|(old, new)| MetricPair { old, new }).collect();
         let gates = gates::range_gates(spec, &metrics, partitions);

@@ -270,7 +270,8 @@ pub fn render(plan: &Plan, templates: &Templates) -> Result<RenderedPlan, Render
         handles.into_iter().map(|h| h.join().expect("render worker panicked")).collect()
     });
     let mut statements: Vec<Statement> = Vec::with_capacity(plan.batches.len() * per_batch.len() + 6);
-    let mut push = |step: Step, batch: Option<u32>, sql: String| statements.push(Statement { index: statements.len() + 1, step, batch, sql });
+    let mut push =
+        |step: Step, batch: Option<u32>, sql: String| statements.push(Statement { index: statements.len() + 1, step, batch, sql });
     push(Step::PrepareView, None, r.render_step(Step::PrepareView, None)?);
     push(Step::CreateShadow, None, r.render_step(Step::CreateShadow, None)?);
     for part in rendered_batches {
@@ -312,7 +313,11 @@ impl<'p> StatementRenderer<'p> {
             partition_key: &spec.target.partition_key,
             compare: plan.columns.iter().filter(|c| !c.is_partition && !identity.contains(&c.name)).map(|c| compare_ctx(spec, c)).collect(),
             identity,
-            columns: plan.columns.iter().map(|c| ColumnCtx { name: &c.name, sql_type: Value::from_safe_string(c.sql_type.clone()) }).collect(),
+            columns: plan
+                .columns
+                .iter()
+                .map(|c| ColumnCtx { name: &c.name, sql_type: Value::from_safe_string(c.sql_type.clone()) })
+                .collect(),
             not_null: &spec.validation.not_null,
             sample_rows: spec.validation.sample_rows,
             order_column: order_column(plan),
@@ -402,7 +407,11 @@ pub fn scope_text(plan: &Plan) -> String {
 /// spec order (`sum(net_revenue)` → `net_revenue`; `count(DISTINCT carrier)` names no
 /// numeric column and is passed over).
 pub fn order_column(plan: &Plan) -> Option<String> {
-    let numeric = |t: &datafusion::arrow::datatypes::DataType| t.is_signed_integer() || t.is_floating() || matches!(t, datafusion::arrow::datatypes::DataType::Decimal128(..) | datafusion::arrow::datatypes::DataType::Decimal256(..));
+    let numeric = |t: &datafusion::arrow::datatypes::DataType| {
+        t.is_signed_integer()
+            || t.is_floating()
+            || matches!(t, datafusion::arrow::datatypes::DataType::Decimal128(..) | datafusion::arrow::datatypes::DataType::Decimal256(..))
+    };
     plan.spec.validation.metrics.iter().find_map(|metric| {
         metric.sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).find_map(|w| {
             plan.columns
@@ -424,10 +433,13 @@ fn compare_ctx(spec: &crate::spec::Spec, c: &crate::plan::Column) -> CompareCtx 
         (Some(given.map_or(crate::spec::DEFAULT_FLOAT_TOLERANCE, String::as_str).to_string()), true)
     } else if c.data_type.is_integer() || matches!(c.data_type, DataType::Decimal128(..) | DataType::Decimal256(..)) {
         // An exact literal: DataFusion reads a bare 0.01 as a float.
-        (given.map(|amount| {
-            let scale = amount.split_once('.').map_or(0, |(_, f)| f.len());
-            format!("CAST('{amount}' AS DECIMAL(38, {scale}))")
-        }), false)
+        (
+            given.map(|amount| {
+                let scale = amount.split_once('.').map_or(0, |(_, f)| f.len());
+                format!("CAST('{amount}' AS DECIMAL(38, {scale}))")
+            }),
+            false,
+        )
     } else {
         (None, false)
     };

@@ -70,7 +70,10 @@ pub fn format_value(out: &mut Output, _state: &State, value: &Value) -> Result<(
 /// Filter `ident`: one identifier part, quoted as needed.
 pub fn ident_filter(name: String) -> Result<Value, Error> {
     if name.is_empty() || name.contains('.') {
-        return Err(Error::new(ErrorKind::InvalidOperation, format!("`{name}` is not a single identifier; use the table filter for schema.table")));
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("`{name}` is not a single identifier; use the table filter for schema.table"),
+        ));
     }
     Ok(Value::from_safe_string(quote_ident(&name)))
 }

@@ -32,7 +32,12 @@ impl TransformTemplate {
         let text = spec.transform.sql.trim_end().trim_end_matches(';').to_string();
         env.add_template_owned("transform", text).map_err(|e| {
             let at = template_position(spec, &e);
-            transform_error(spec, at, format!("the transform template does not compile: {}", e.detail().unwrap_or("syntax error")), TEMPLATE_FIX)
+            transform_error(
+                spec,
+                at,
+                format!("the transform template does not compile: {}", e.detail().unwrap_or("syntax error")),
+                TEMPLATE_FIX,
+            )
         })?;
         Ok(Self { env })
     }
@@ -70,7 +75,12 @@ pub fn parse_query(spec: &Spec, sql: &str) -> Result<Box<Query>, SpecError> {
     let mut statements = DFParser::parse_sql(sql).map_err(|e| {
         let message = e.to_string();
         let at = PARSER_POSITION.captures(&message).and_then(|c| Some((c[1].parse().ok()?, c[2].parse().ok()?)));
-        transform_error(spec, at, format!("the transform does not parse: {message}"), "fix the SQL; `backfill plan` shows it rendered for each batch")
+        transform_error(
+            spec,
+            at,
+            format!("the transform does not parse: {message}"),
+            "fix the SQL; `backfill plan` shows it rendered for each batch",
+        )
     })?;
     let only_query = "write the transform as a single SELECT (or WITH … SELECT) without a trailing statement";
     if statements.len() != 1 {
@@ -79,7 +89,12 @@ pub fn parse_query(spec: &Spec, sql: &str) -> Result<Box<Query>, SpecError> {
     match statements.pop_front() {
         Some(DFStatement::Statement(stmt)) => match *stmt {
             Statement::Query(q) => Ok(q),
-            other => Err(transform_error(spec, None, format!("the transform is a `{}` statement, not a query", first_word(&other.to_string())), only_query)),
+            other => Err(transform_error(
+                spec,
+                None,
+                format!("the transform is a `{}` statement, not a query", first_word(&other.to_string())),
+                only_query,
+            )),
         },
         _ => Err(transform_error(spec, None, "the transform is not a query", only_query)),
     }
@@ -146,13 +161,9 @@ pub fn find_in_transform(spec: &Spec, needle: &str) -> Option<(usize, usize)> {
 /// at the transform's start.
 pub fn transform_error(spec: &Spec, at: Option<(usize, usize)>, problem: impl Into<String>, fix: impl Into<String>) -> SpecError {
     match &spec.transform.origin {
-        TransformOrigin::File(path) => SpecError {
-            file: path.clone(),
-            position: at,
-            field: "transform.file".into(),
-            problem: problem.into(),
-            fix: fix.into(),
-        },
+        TransformOrigin::File(path) => {
+            SpecError { file: path.clone(), position: at, field: "transform.file".into(), problem: problem.into(), fix: fix.into() }
+        }
         TransformOrigin::Inline => {
             let mut err = spec.error_at("transform.sql", problem, fix);
             if let (Some((first_line, first_col)), Some((line, col))) = (spec.transform_start(), at) {

@@ -31,7 +31,14 @@ pub fn render(r: &Report) -> String {
     };
     o.push_str(&verdict);
     let _ = writeln!(o, "<table class=\"facts\"><tr><th>base table</th><td><code>{}</code></td></tr>", esc(&s.table));
-    let _ = writeln!(o, "<tr><th>scope</th><td><code>{}</code> {} .. {}: {} partitions</td></tr>", esc(&s.partition_key), s.start, s.end, count(s.partitions as u64));
+    let _ = writeln!(
+        o,
+        "<tr><th>scope</th><td><code>{}</code> {} .. {}: {} partitions</td></tr>",
+        esc(&s.partition_key),
+        s.start,
+        s.end,
+        count(s.partitions as u64)
+    );
     let _ = writeln!(o, "<tr><th>shadow → view</th><td><code>{}</code> → <code>{}</code></td></tr>", esc(&s.shadow), esc(&s.view));
     let _ = writeln!(o, "<tr><th>plan fingerprint</th><td><code>{}</code></td></tr>", esc(&r.fingerprint));
     let _ = writeln!(o, "<tr><th>batches</th><td>{} of {} done</td></tr></table>", r.batches_done, r.batches);
@@ -70,7 +77,14 @@ pub fn render(r: &Report) -> String {
         }
     }
     let c = &r.rows;
-    let _ = writeln!(o, "<p>Rows: {} unchanged, {} changed, {} added, {} removed.</p>", count(c.unchanged), count(c.changed), count(c.added), count(c.removed));
+    let _ = writeln!(
+        o,
+        "<p>Rows: {} unchanged, {} changed, {} added, {} removed.</p>",
+        count(c.unchanged),
+        count(c.changed),
+        count(c.added),
+        count(c.removed)
+    );
     if !r.comparisons.is_empty() {
         o.push_str("<p>Values compared (keys matched NULL-safely):</p><ul>");
         for line in &r.comparisons {
@@ -103,7 +117,15 @@ pub fn render(r: &Report) -> String {
     } else {
         o.push_str("<p>Each partition's own values.</p><div class=\"scroll\"><table><tr><th>partition</th><th>metric</th><th>old</th><th>new</th><th>delta %</th></tr>\n");
         for x in &r.outliers {
-            let _ = writeln!(o, "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>", x.partition, esc(&x.metric), or_null(x.pair.old.as_ref()), or_null(x.pair.new.as_ref()), percent(x.percent));
+            let _ = writeln!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                x.partition,
+                esc(&x.metric),
+                or_null(x.pair.old.as_ref()),
+                or_null(x.pair.new.as_ref()),
+                percent(x.percent)
+            );
         }
         o.push_str("</table></div>\n");
     }
@@ -111,8 +133,19 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(o, "<h2>Unchanged rows (sample)</h2>\n{}", table(&r.unchanged_sample));
     let _ = writeln!(o, "<h2>Added rows (sample)</h2>\n{}", table(&r.added_sample));
     let _ = writeln!(o, "<h2>Removed rows (sample)</h2>\n{}", table(&r.removed_sample));
-    let list = |v: &[chrono::NaiveDate]| if v.is_empty() { "none".to_string() } else { v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ") };
-    let _ = writeln!(o, "<h2>Skipped partitions</h2>\n<p>Excluded: {}. Without source data: {}.</p>", list(&r.skipped.excluded), list(&r.skipped.without_source));
+    let list = |v: &[chrono::NaiveDate]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        }
+    };
+    let _ = writeln!(
+        o,
+        "<h2>Skipped partitions</h2>\n<p>Excluded: {}. Without source data: {}.</p>",
+        list(&r.skipped.excluded),
+        list(&r.skipped.without_source)
+    );
     o.push_str("<h2>Downstream dependents</h2>\n<ul>");
     for d in &r.downstream {
         let _ = write!(o, "<li>{}</li>", esc(d));
@@ -156,7 +189,8 @@ fn values_chart(r: &Report, i: usize) -> String {
 
 /// Metric `i`'s delta in percent per partition, with the expected range shaded.
 fn delta_chart(r: &Report, i: usize) -> String {
-    let points: Vec<(i64, f64)> = r.partitions.iter().filter_map(|p| Some(((p.partition - r.scope.start).num_days(), p.metrics.get(i)?.percent()?))).collect();
+    let points: Vec<(i64, f64)> =
+        r.partitions.iter().filter_map(|p| Some(((p.partition - r.scope.start).num_days(), p.metrics.get(i)?.percent()?))).collect();
     let expected = r.metric_definitions[i].expected_delta;
     let (mut lo, mut hi) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, d)| (lo.min(*d), hi.max(*d)));
     if let Some(e) = expected {
@@ -181,10 +215,17 @@ fn delta_chart(r: &Report, i: usize) -> String {
     })
 }
 
-type Area<'a> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<plotters::coord::types::RangedCoordi64, plotters::coord::types::RangedCoordf64>>;
+type Area<'a> =
+    ChartContext<'a, SVGBackend<'a>, Cartesian2d<plotters::coord::types::RangedCoordi64, plotters::coord::types::RangedCoordf64>>;
 
 /// A chart over the range's days (x) and `lo..hi` (y), drawn by `draw`, as SVG text.
-fn chart(r: &Report, title: &str, lo: f64, hi: f64, draw: impl FnOnce(&mut Area<'_>) -> Result<(), DrawingAreaErrorKind<std::io::Error>>) -> String {
+fn chart(
+    r: &Report,
+    title: &str,
+    lo: f64,
+    hi: f64,
+    draw: impl FnOnce(&mut Area<'_>) -> Result<(), DrawingAreaErrorKind<std::io::Error>>,
+) -> String {
     let (lo, hi) = if lo.is_finite() && hi.is_finite() { (lo, hi) } else { (0.0, 1.0) };
     let pad = ((hi - lo).abs() * 0.08).max(1e-6);
     let span = (r.scope.end - r.scope.start).num_days().max(1);
@@ -194,7 +235,12 @@ fn chart(r: &Report, title: &str, lo: f64, hi: f64, draw: impl FnOnce(&mut Area<
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         let result = (|| {
             root.fill(&WHITE)?;
-            let mut c = ChartBuilder::on(&root).caption(title, ("sans-serif", 17)).margin(12).x_label_area_size(30).y_label_area_size(80).build_cartesian_2d(0i64..span, (lo - pad)..(hi + pad))?;
+            let mut c = ChartBuilder::on(&root)
+                .caption(title, ("sans-serif", 17))
+                .margin(12)
+                .x_label_area_size(30)
+                .y_label_area_size(80)
+                .build_cartesian_2d(0i64..span, (lo - pad)..(hi + pad))?;
             c.configure_mesh()
                 .x_labels(8)
                 .x_label_formatter(&|d| (start + chrono::Duration::days(*d)).format("%Y-%m-%d").to_string())
@@ -202,7 +248,11 @@ fn chart(r: &Report, title: &str, lo: f64, hi: f64, draw: impl FnOnce(&mut Area<
                 .light_line_style(RGBColor(238, 240, 244))
                 .draw()?;
             draw(&mut c)?;
-            c.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(RGBColor(200, 200, 200)).position(SeriesLabelPosition::UpperRight).draw()?;
+            c.configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(RGBColor(200, 200, 200))
+                .position(SeriesLabelPosition::UpperRight)
+                .draw()?;
             root.present()
         })();
         if let Err(e) = result {

@@ -17,7 +17,8 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(o, "| scope | `{}` {}..{}: {} partitions |", s.partition_key, s.start, s.end, count(s.partitions as u64));
     let _ = writeln!(o, "| shadow / view | `{}` → `{}` |", s.shadow, s.view);
     let _ = writeln!(o, "| plan fingerprint | `{}` |", r.fingerprint);
-    let state = if r.complete { "complete".to_string() } else { format!("INCOMPLETE: figures cover {} of {} batches", r.batches_done, r.batches) };
+    let state =
+        if r.complete { "complete".to_string() } else { format!("INCOMPLETE: figures cover {} of {} batches", r.batches_done, r.batches) };
     let _ = writeln!(o, "| batches | {} of {} done ({state}) |", r.batches_done, r.batches);
     for (b, why) in &r.batches_failed {
         let _ = writeln!(o, "| failed batch {b} | {} |", cell(why));
@@ -36,7 +37,8 @@ pub fn render(r: &Report) -> String {
         }
         None => {
             let _ = writeln!(o, "One query over every base row and one over every shadow row in range.\n");
-            let _ = writeln!(o, "| metric | sql | old | new | delta | delta % | expected | verdict |\n|---|---|---:|---:|---:|---:|---|---|");
+            let _ =
+                writeln!(o, "| metric | sql | old | new | delta | delta % | expected | verdict |\n|---|---|---:|---:|---:|---:|---|---|");
             for m in &r.metrics {
                 let verdict = match m.within {
                     Some(true) => "inside",
@@ -44,12 +46,28 @@ pub fn render(r: &Report) -> String {
                     None => "",
                 };
                 let expected = m.expected.map_or(String::new(), |e| e.to_string());
-                let _ = writeln!(o, "| {} | `{}` | {} | {} | {} | {} | {expected} | {verdict} |", m.name, cell(&m.sql), or_null(m.old.as_ref()), or_null(m.new.as_ref()), or_null(m.delta.as_ref()), percent(m.percent));
+                let _ = writeln!(
+                    o,
+                    "| {} | `{}` | {} | {} | {} | {} | {expected} | {verdict} |",
+                    m.name,
+                    cell(&m.sql),
+                    or_null(m.old.as_ref()),
+                    or_null(m.new.as_ref()),
+                    or_null(m.delta.as_ref()),
+                    percent(m.percent)
+                );
             }
         }
     }
     let c = &r.rows;
-    let _ = writeln!(o, "\nRows: {} unchanged, {} changed, {} added, {} removed.", count(c.unchanged), count(c.changed), count(c.added), count(c.removed));
+    let _ = writeln!(
+        o,
+        "\nRows: {} unchanged, {} changed, {} added, {} removed.",
+        count(c.unchanged),
+        count(c.changed),
+        count(c.added),
+        count(c.removed)
+    );
     if !r.comparisons.is_empty() {
         let _ = writeln!(o, "\nValues compared (keys matched NULL-safely):\n");
         for line in &r.comparisons {
@@ -73,15 +91,34 @@ pub fn render(r: &Report) -> String {
     } else {
         let _ = writeln!(o, "Each partition's own values.\n\n| partition | metric | old | new | delta % |\n|---|---|---:|---:|---:|");
         for x in &r.outliers {
-            let _ = writeln!(o, "| {} | {} | {} | {} | {} |", x.partition, x.metric, or_null(x.pair.old.as_ref()), or_null(x.pair.new.as_ref()), percent(x.percent));
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} |",
+                x.partition,
+                x.metric,
+                or_null(x.pair.old.as_ref()),
+                or_null(x.pair.new.as_ref()),
+                percent(x.percent)
+            );
         }
     }
     let _ = writeln!(o, "\n## Largest changes\n\n{}", table(&r.top_changes));
     let _ = writeln!(o, "## Unchanged rows (sample)\n\n{}", table(&r.unchanged_sample));
     let _ = writeln!(o, "## Added rows (sample)\n\n{}", table(&r.added_sample));
     let _ = writeln!(o, "## Removed rows (sample)\n\n{}", table(&r.removed_sample));
-    let list = |v: &[chrono::NaiveDate]| if v.is_empty() { "none".to_string() } else { v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ") };
-    let _ = writeln!(o, "## Skipped partitions\n\n- excluded: {}\n- without source data: {}\n", list(&r.skipped.excluded), list(&r.skipped.without_source));
+    let list = |v: &[chrono::NaiveDate]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        }
+    };
+    let _ = writeln!(
+        o,
+        "## Skipped partitions\n\n- excluded: {}\n- without source data: {}\n",
+        list(&r.skipped.excluded),
+        list(&r.skipped.without_source)
+    );
     let _ = writeln!(o, "## Downstream dependents\n");
     if r.downstream.is_empty() {
         let _ = writeln!(o, "None found.");

@@ -10,8 +10,10 @@
 
 pub mod html;
 pub mod markdown;
+mod tables;
 
-use std::str::FromStr;
+pub use tables::comparisons;
+use tables::{first_rows, merge_top_changes};
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -175,7 +177,10 @@ pub fn build(plan: &Plan, fingerprint: &str, checkpoints: &[Checkpoint], range: 
     }
     for g in gate_list.iter_mut().filter(|g| g.passed()) {
         match g.name.as_str() {
-            "row_count_tolerance" => g.detail = format!("{} partitions within {}", crate::number::count(partitions.len() as u64), spec.validation.row_count_tolerance),
+            "row_count_tolerance" => {
+                g.detail =
+                    format!("{} partitions within {}", crate::number::count(partitions.len() as u64), spec.validation.row_count_tolerance)
+            }
             name if name.starts_with("batch_expected_delta:") => {
                 let metric = &name["batch_expected_delta:".len()..];
                 if let Some(e) = spec.validation.metrics.iter().find(|m| m.name == metric).and_then(|m| m.batch_expected_delta) {
@@ -219,11 +224,17 @@ pub fn build(plan: &Plan, fingerprint: &str, checkpoints: &[Checkpoint], range: 
     let batch_metrics = reconciled
         .iter()
         .filter(|c| !c.partitions.is_empty())
-        .map(|c| BatchMetrics { batch: c.batch, first: c.partitions[0], last: c.partitions[c.partitions.len() - 1], metrics: c.reconciliation.batch_metrics.clone() })
+        .map(|c| BatchMetrics {
+            batch: c.batch,
+            first: c.partitions[0],
+            last: c.partitions[c.partitions.len() - 1],
+            metrics: c.reconciliation.batch_metrics.clone(),
+        })
         .collect();
 
     let limit = spec.validation.sample_rows as usize;
-    let top_changes = merge_top_changes(reconciled.iter().map(|c| &c.reconciliation.top_changes), crate::render::order_column(plan).as_deref(), limit);
+    let top_changes =
+        merge_top_changes(reconciled.iter().map(|c| &c.reconciliation.top_changes), crate::render::order_column(plan).as_deref(), limit);
     let sample = |pick: fn(&Reconciliation) -> &Table| first_rows(reconciled.iter().map(|c| pick(&c.reconciliation)), limit);
     let unchanged_sample = sample(|r| &r.unchanged_sample);
     let added_sample = sample(|r| &r.added_sample);
@@ -246,7 +257,11 @@ pub fn build(plan: &Plan, fingerprint: &str, checkpoints: &[Checkpoint], range: 
         fingerprint: fingerprint.to_string(),
         batches: plan.batches.len() as u32,
         batches_done: done.len() as u32,
-        batches_failed: current.iter().filter(|c| c.state == BatchState::Failed).map(|c| (c.batch, c.reason.clone().unwrap_or_default())).collect(),
+        batches_failed: current
+            .iter()
+            .filter(|c| c.state == BatchState::Failed)
+            .map(|c| (c.batch, c.reason.clone().unwrap_or_default()))
+            .collect(),
         complete,
         gates: gate_list,
         metric_definitions: spec.validation.metrics.clone(),
@@ -264,69 +279,4 @@ pub fn build(plan: &Plan, fingerprint: &str, checkpoints: &[Checkpoint], range: 
         downstream: plan.downstream.iter().map(|d| d.to_string()).collect(),
         partitions,
     }
-}
-
-/// The `limit` largest changes of several batches' top-change tables, by
-/// |shadow_<order> − base_<order>|, largest first.
-fn merge_top_changes<'a>(tables: impl Iterator<Item = &'a Table>, order: Option<&str>, limit: usize) -> Table {
-    let mut out = Table::default();
-    for t in tables {
-        if out.columns.is_empty() {
-            out.columns = t.columns.clone();
-        }
-        out.rows.extend(t.rows.iter().cloned());
-    }
-    if let Some(order) = order {
-        let (b, s) = (format!("base_{order}"), format!("shadow_{order}"));
-        let pos = |name: &str| out.columns.iter().position(|c| c == name);
-        if let (Some(b), Some(s)) = (pos(&b), pos(&s)) {
-            // Exact: cells are decimal text; a cell that is not a number (NULL) sorts first.
-            let size = |row: &Vec<String>| match (bigdecimal::BigDecimal::from_str(&row[b]), bigdecimal::BigDecimal::from_str(&row[s])) {
-                (Ok(x), Ok(y)) => Some((y - x).abs()),
-                _ => None,
-            };
-            out.rows.sort_by(|x, y| match (size(x), size(y)) {
-                (Some(a), Some(b)) => b.cmp(&a),
-                (None, Some(_)) => std::cmp::Ordering::Less,
-                (Some(_), None) => std::cmp::Ordering::Greater,
-                (None, None) => std::cmp::Ordering::Equal,
-            });
-        }
-    }
-    out.rows.truncate(limit);
-    out
-}
-
-/// How each compared column's values are compared, for the report: floats within a
-/// relative tolerance, decimals and integers exactly or within an amount in their units.
-pub fn comparisons(plan: &Plan) -> Vec<String> {
-    let spec = &plan.spec;
-    let keys = &spec.target.keys;
-    plan.columns
-        .iter()
-        .filter(|c| !c.is_partition && !keys.contains(&c.name) && !keys.is_empty())
-        .map(|c| {
-            let t = &c.data_type;
-            let given = spec.validation.value_tolerance.get(&c.name);
-            if t.is_floating() {
-                format!("{} ({}): equal within a relative tolerance of {}", c.name, c.sql_type, given.map_or(crate::spec::DEFAULT_FLOAT_TOLERANCE, String::as_str))
-            } else if let Some(amount) = given {
-                format!("{} ({}): equal within {amount} (exact, in the column's units)", c.name, c.sql_type)
-            } else {
-                format!("{} ({}): exactly equal", c.name, c.sql_type)
-            }
-        })
-        .collect()
-}
-
-/// The first `limit` rows of `tables`, in order, under the first table's columns.
-fn first_rows<'a>(tables: impl Iterator<Item = &'a Table>, limit: usize) -> Table {
-    let mut out = Table::default();
-    for t in tables {
-        if out.columns.is_empty() {
-            out.columns = t.columns.clone();
-        }
-        out.rows.extend(t.rows.iter().take(limit.saturating_sub(out.rows.len())).cloned());
-    }
-    out
 }

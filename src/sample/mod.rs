@@ -122,8 +122,10 @@ pub fn write_sample(root: &Path, opts: &SampleOptions) -> std::io::Result<()> {
         let net_bug: Vec<i128> = gross.iter().map(|g| g - (g * 700 + 5_000) / 10_000).collect();
         let dec = |v: &[i128]| -> ArrayRef { Arc::new(Decimal128Array::from(v.to_vec()).with_precision_and_scale(18, 2).expect("fits")) };
         let id_array: ArrayRef = Arc::new(Int64Array::from(ids.clone()));
-        let events = RecordBatch::try_new(events_schema.clone(), vec![id_array.clone(), dec(&gross), dec(&tax)]).map_err(std::io::Error::other)?;
-        let revenue = RecordBatch::try_new(revenue_schema.clone(), vec![id_array, dec(&gross), dec(&net_bug)]).map_err(std::io::Error::other)?;
+        let events =
+            RecordBatch::try_new(events_schema.clone(), vec![id_array.clone(), dec(&gross), dec(&tax)]).map_err(std::io::Error::other)?;
+        let revenue =
+            RecordBatch::try_new(revenue_schema.clone(), vec![id_array, dec(&gross), dec(&net_bug)]).map_err(std::io::Error::other)?;
         write_parquet(&root.join(format!("staging/revenue_events/revenue_date={day}/part-0.parquet")), &events)?;
         write_parquet(&root.join(format!("finance/daily_revenue/revenue_date={day}/part-0.parquet")), &revenue)?;
     }

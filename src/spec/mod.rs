@@ -125,11 +125,7 @@ pub struct SourceRange {
 impl SourceRange {
     /// The partitions to recompute: every day from start to end, minus exclusions, in order.
     pub fn partitions(&self) -> Vec<NaiveDate> {
-        self.start
-            .iter_days()
-            .take_while(|d| *d <= self.end)
-            .filter(|d| !self.exclude.contains(d))
-            .collect()
+        self.start.iter_days().take_while(|d| *d <= self.end).filter(|d| !self.exclude.contains(d)).collect()
     }
 
     /// Number of partitions [`Self::partitions`] yields, without building the list.
@@ -256,13 +252,7 @@ impl Spec {
     /// An error about `field` of this spec, placed at that field's line and column.
     pub fn error_at(&self, field: &str, problem: impl Into<String>, fix: impl Into<String>) -> SpecError {
         let position = self.source.index.find(field).map(|l| (l.line, l.column));
-        SpecError {
-            file: self.source.file.clone(),
-            position,
-            field: field.to_string(),
-            problem: problem.into(),
-            fix: fix.into(),
-        }
+        SpecError { file: self.source.file.clone(), position, field: field.to_string(), problem: problem.into(), fix: fix.into() }
     }
 
     /// Line and column in the spec file of the first character of an inline transform

@@ -12,10 +12,7 @@ use serde::Serialize;
 ///
 /// Errors: the text `bytesize` gives when the size does not parse.
 pub fn parse_size(text: &str) -> Result<u64, String> {
-    text.trim()
-        .parse::<bytesize::ByteSize>()
-        .map(|size| size.as_u64())
-        .map_err(|e| format!("`{text}` is not a size ({e})"))
+    text.trim().parse::<bytesize::ByteSize>().map(|size| size.as_u64()).map_err(|e| format!("`{text}` is not a size ({e})"))
 }
 
 /// A duration such as `0s`, `2s`, `10m` or `1h 30m`, parsed by `humantime`.
@@ -37,9 +34,10 @@ pub enum Tolerance {
 impl Tolerance {
     /// Parse `"0.5%"`; whole numbers arrive as [`Tolerance::Rows`] from YAML directly.
     pub fn parse_percent(text: &str) -> Result<Self, String> {
-        let body = text.trim().strip_suffix('%').ok_or_else(|| {
-            format!("`{text}` is neither a row count (e.g. 0) nor a percent (e.g. \"0.5%\")")
-        })?;
+        let body = text
+            .trim()
+            .strip_suffix('%')
+            .ok_or_else(|| format!("`{text}` is neither a row count (e.g. 0) nor a percent (e.g. \"0.5%\")"))?;
         match body.trim().parse::<f64>() {
             Ok(p) if p >= 0.0 && p.is_finite() => Ok(Tolerance::Percent(p)),
             _ => Err(format!("`{text}` is not a non-negative percent such as \"0.5%\"")),
@@ -67,18 +65,17 @@ pub struct DeltaRange {
     pub high: f64,
 }
 
-static DELTA: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*([+-]?\d+(?:\.\d+)?)\s*%\s*(?:to\s+([+-]?\d+(?:\.\d+)?)\s*%)?\s*$").unwrap()
-});
+static DELTA: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*([+-]?\d+(?:\.\d+)?)\s*%\s*(?:to\s+([+-]?\d+(?:\.\d+)?)\s*%)?\s*$").unwrap());
 
 impl DeltaRange {
     /// Parse `"-1.5% to -0.8%"`, `"0%"` or `"+2% to +5%"`.
     ///
     /// Errors: any other shape, or a low bound above the high bound.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let caps = DELTA.captures(text).ok_or_else(|| {
-            format!("`{text}` is not a delta range; write \"-1.5% to -0.8%\", \"0%\" or \"+2% to +5%\"")
-        })?;
+        let caps = DELTA
+            .captures(text)
+            .ok_or_else(|| format!("`{text}` is not a delta range; write \"-1.5% to -0.8%\", \"0%\" or \"+2% to +5%\""))?;
         let low: f64 = caps[1].parse().map_err(|_| format!("`{}` is not a number", &caps[1]))?;
         let high: f64 = match caps.get(2) {
             Some(m) => m.as_str().parse().map_err(|_| format!("`{}` is not a number", m.as_str()))?,

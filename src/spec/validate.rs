@@ -57,13 +57,7 @@ impl Ctx {
         } else {
             format!("fix the YAML at this position; {SPEC_REFERENCE}")
         };
-        SpecError {
-            file: self.file.clone(),
-            position: e.location().map(|l| (l.line(), l.column())),
-            field: String::new(),
-            problem,
-            fix,
-        }
+        SpecError { file: self.file.clone(), position: e.location().map(|l| (l.line(), l.column())), field: String::new(), problem, fix }
     }
 
     fn base_dir(&self) -> PathBuf {
@@ -80,9 +74,8 @@ impl Ctx {
     }
 
     fn date(&self, field: &str, text: &str) -> Result<NaiveDate, SpecError> {
-        NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|e| {
-            self.err(field, format!("`{text}` is not a date ({e})"), "write a real calendar date as YYYY-MM-DD")
-        })
+        NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+            .map_err(|e| self.err(field, format!("`{text}` is not a date ({e})"), "write a real calendar date as YYYY-MM-DD"))
     }
 
     fn nonempty(&self, field: &str, text: &str) -> Result<String, SpecError> {
@@ -116,12 +109,8 @@ impl Ctx {
         let execution = self.execution(&raw)?;
         let source_range = self.range(&raw, execution.max_partitions)?;
         let transform = self.transform(&raw)?;
-        let downstream = raw
-            .downstream
-            .iter()
-            .enumerate()
-            .map(|(i, d)| self.nonempty(&format!("downstream[{i}]"), d))
-            .collect::<Result<Vec<_>, _>>()?;
+        let downstream =
+            raw.downstream.iter().enumerate().map(|(i, d)| self.nonempty(&format!("downstream[{i}]"), d)).collect::<Result<Vec<_>, _>>()?;
         let validation = self.validation(&raw, &target)?;
         let rollback = self.rollback(&raw, &target, &id_ident)?;
         let warehouse = raw.warehouse.as_deref().map(|w| self.resolve_warehouse(w));
@@ -157,7 +146,11 @@ impl Ctx {
             let field = format!("target.keys[{i}]");
             let k = self.column(&field, k)?;
             if k == partition_key || keys.contains(&k) {
-                return Err(self.err(&field, format!("`{k}` is listed twice (the partition key is always part of the grain)"), "list each key column once, without the partition key"));
+                return Err(self.err(
+                    &field,
+                    format!("`{k}` is listed twice (the partition key is always part of the grain)"),
+                    "list each key column once, without the partition key",
+                ));
             }
             keys.push(k);
         }
@@ -170,11 +163,19 @@ impl Ctx {
             None => TableName::new(&table.schema, &format!("{}__{id_ident}", table.table)),
         };
         if shadow.table.len() > 63 {
-            return Err(self.err("target.shadow", format!("the shadow name `{shadow}` is longer than 63 characters"), "set target.shadow to a shorter name"));
+            return Err(self.err(
+                "target.shadow",
+                format!("the shadow name `{shadow}` is longer than 63 characters"),
+                "set target.shadow to a shorter name",
+            ));
         }
         for (field, name) in [("target.view", &view), ("target.shadow", &shadow)] {
             if *name == table {
-                return Err(self.err(field, format!("`{name}` is the base table itself"), "name a different table; the base table is never rewritten"));
+                return Err(self.err(
+                    field,
+                    format!("`{name}` is the base table itself"),
+                    "name a different table; the base table is never rewritten",
+                ));
             }
         }
         if view == shadow {
@@ -188,14 +189,22 @@ impl Ctx {
         let start = self.date("source_range.start", &r.start)?;
         let end = self.date("source_range.end", &r.end)?;
         if end < start {
-            return Err(self.err("source_range.end", format!("the range ends ({end}) before it starts ({start})"), "make end the same as or later than start"));
+            return Err(self.err(
+                "source_range.end",
+                format!("the range ends ({end}) before it starts ({start})"),
+                "make end the same as or later than start",
+            ));
         }
         let mut exclude = BTreeSet::new();
         for (i, text) in r.exclude.iter().enumerate() {
             let field = format!("source_range.exclude[{i}]");
             let day = self.date(&field, text)?;
             if day < start || day > end {
-                return Err(self.err(&field, format!("{day} is outside the range {start}..{end}"), "remove it, or widen the range to include it"));
+                return Err(self.err(
+                    &field,
+                    format!("{day} is outside the range {start}..{end}"),
+                    "remove it, or widen the range to include it",
+                ));
             }
             if !exclude.insert(day) {
                 return Err(self.err(&field, format!("{day} is excluded twice"), "list each excluded date once"));
@@ -204,10 +213,18 @@ impl Ctx {
         let range = SourceRange { start, end, exclude };
         let count = range.partition_count();
         if count == 0 {
-            return Err(self.err("source_range.exclude", "every partition of the range is excluded", "exclude fewer dates, or drop the backfill"));
+            return Err(self.err(
+                "source_range.exclude",
+                "every partition of the range is excluded",
+                "exclude fewer dates, or drop the backfill",
+            ));
         }
         if count > i64::from(max_partitions) {
-            return Err(self.err("source_range.start", format!("the range holds {count} partitions, more than max_partitions ({max_partitions})"), "narrow the range, split the backfill, or raise execution.max_partitions"));
+            return Err(self.err(
+                "source_range.start",
+                format!("the range holds {count} partitions, more than max_partitions ({max_partitions})"),
+                "narrow the range, split the backfill, or raise execution.max_partitions",
+            ));
         }
         Ok(range)
     }
@@ -224,12 +241,20 @@ impl Ctx {
             (None, Some(file)) => {
                 let path = self.base_dir().join(file);
                 let sql = std::fs::read_to_string(&path).map_err(|e| {
-                    self.err("transform.file", format!("cannot read `{}`: {e}", path.display()), "give a path relative to the spec's folder")
+                    self.err(
+                        "transform.file",
+                        format!("cannot read `{}`: {e}", path.display()),
+                        "give a path relative to the spec's folder",
+                    )
                 })?;
                 Ok(Transform { sql, origin: TransformOrigin::File(path) })
             }
-            (Some(_), Some(_)) => Err(self.err("transform", "has both `sql` and `file`", "keep exactly one of transform.sql and transform.file")),
-            (None, None) => Err(self.err("transform", "has neither `sql` nor `file`", "add transform.sql (inline SQL) or transform.file (a path)")),
+            (Some(_), Some(_)) => {
+                Err(self.err("transform", "has both `sql` and `file`", "keep exactly one of transform.sql and transform.file"))
+            }
+            (None, None) => {
+                Err(self.err("transform", "has neither `sql` nor `file`", "add transform.sql (inline SQL) or transform.file (a path)"))
+            }
         }
     }
 
@@ -241,20 +266,29 @@ impl Ctx {
             None => Ok(default),
         };
         let duration = |field: &str, v: &Option<String>, default: std::time::Duration| match v {
-            Some(text) => parse_duration(text).map_err(|p| self.err(field, p, "write a duration such as \"0s\", \"2s\", \"10m\" or \"1h\"")),
+            Some(text) => {
+                parse_duration(text).map_err(|p| self.err(field, p, "write a duration such as \"0s\", \"2s\", \"10m\" or \"1h\""))
+            }
             None => Ok(default),
         };
         let max_bytes_scanned = match &e.max_bytes_scanned {
             None => None,
             Some(NumberOrText::Number(n)) => Some(*n),
-            Some(NumberOrText::Text(t)) => Some(parse_size(t).map_err(|p| self.err("execution.max_bytes_scanned", p, "write a size such as \"500MB\" or \"10GiB\""))?),
+            Some(NumberOrText::Text(t)) => {
+                Some(parse_size(t).map_err(|p| self.err("execution.max_bytes_scanned", p, "write a size such as \"500MB\" or \"10GiB\""))?)
+            }
         };
         let live_pipeline_marker = match &e.live_pipeline_marker {
             None => None,
             Some(m) => {
-                let bad = m.is_empty() || m.starts_with('/') || m.contains("://") || m.split('/').any(|s| s == ".." || s == "." || s.is_empty());
+                let bad =
+                    m.is_empty() || m.starts_with('/') || m.contains("://") || m.split('/').any(|s| s == ".." || s == "." || s.is_empty());
                 if bad {
-                    return Err(self.err("execution.live_pipeline_marker", format!("`{m}` is not a relative object path inside the warehouse"), "write a path such as _live/finance.daily_revenue.running, without `..` or a leading `/`"));
+                    return Err(self.err(
+                        "execution.live_pipeline_marker",
+                        format!("`{m}` is not a relative object path inside the warehouse"),
+                        "write a path such as _live/finance.daily_revenue.running, without `..` or a leading `/`",
+                    ));
                 }
                 Some(m.clone())
             }
@@ -275,7 +309,8 @@ impl Ctx {
         let row_count_tolerance = match &v.row_count_tolerance {
             None => Tolerance::Rows(0),
             Some(NumberOrText::Number(n)) => Tolerance::Rows(*n),
-            Some(NumberOrText::Text(t)) => Tolerance::parse_percent(t).map_err(|p| self.err("validation.row_count_tolerance", p, "write a row count such as 0 or a percent such as \"0.5%\""))?,
+            Some(NumberOrText::Text(t)) => Tolerance::parse_percent(t)
+                .map_err(|p| self.err("validation.row_count_tolerance", p, "write a row count such as 0 or a percent such as \"0.5%\""))?,
         };
         let not_null = v
             .not_null
@@ -288,11 +323,18 @@ impl Ctx {
             let field = format!("validation.metrics[{i}]");
             let name = self.column(&format!("{field}.name"), &m.name)?;
             if metrics.iter().any(|x| x.name == name) {
-                return Err(self.err(&format!("{field}.name"), format!("metric `{name}` is defined twice"), "give each metric its own name"));
+                return Err(self.err(
+                    &format!("{field}.name"),
+                    format!("metric `{name}` is defined twice"),
+                    "give each metric its own name",
+                ));
             }
-            check_metric_sql(&m.sql).map_err(|p| self.err(&format!("{field}.sql"), p, "write one aggregate expression such as sum(net_revenue)"))?;
+            check_metric_sql(&m.sql)
+                .map_err(|p| self.err(&format!("{field}.sql"), p, "write one aggregate expression such as sum(net_revenue)"))?;
             let range = |what: &str, text: &Option<String>| match text {
-                Some(text) => DeltaRange::parse(text).map(Some).map_err(|p| self.err(&format!("{field}.{what}"), p, "write \"-1.5% to -0.8%\", \"0%\" or \"+2% to +5%\"")),
+                Some(text) => DeltaRange::parse(text)
+                    .map(Some)
+                    .map_err(|p| self.err(&format!("{field}.{what}"), p, "write \"-1.5% to -0.8%\", \"0%\" or \"+2% to +5%\"")),
                 None => Ok(None),
             };
             let expected_delta = range("expected_delta", &m.expected_delta)?;
@@ -338,9 +380,7 @@ impl Ctx {
 
 /// A metric must be exactly one SQL expression: no `;`, no second statement.
 fn check_metric_sql(sql: &str) -> Result<(), String> {
-    let mut parser = Parser::new(&GenericDialect {})
-        .try_with_sql(sql)
-        .map_err(|e| format!("`{sql}` does not parse: {e}"))?;
+    let mut parser = Parser::new(&GenericDialect {}).try_with_sql(sql).map_err(|e| format!("`{sql}` does not parse: {e}"))?;
     parser.parse_expr().map_err(|e| format!("`{sql}` does not parse as an expression: {e}"))?;
     match parser.peek_token().token {
         datafusion::sql::sqlparser::tokenizer::Token::EOF => Ok(()),

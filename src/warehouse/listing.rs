@@ -77,9 +77,7 @@ impl TableListing {
     /// Files whose DATE partition `column` lies in `from..=to`, in path order.
     pub fn files_between<'a>(&'a self, column: &'a str, from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = &'a DataFile> + 'a {
         self.files.iter().filter(move |f| {
-            f.partition_value(column)
-                .and_then(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())
-                .is_some_and(|d| d >= from && d <= to)
+            f.partition_value(column).and_then(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok()).is_some_and(|d| d >= from && d <= to)
         })
     }
 
@@ -101,12 +99,7 @@ impl TableListing {
 
 async fn child_folders(wh: &Warehouse, prefix: Option<&ObjectPath>) -> Result<Vec<String>, WarehouseError> {
     let listed = wh.store().list_with_delimiter(prefix).await.map_err(|e| wh.store_error(e))?;
-    Ok(listed
-        .common_prefixes
-        .iter()
-        .filter_map(|p| p.filename().map(str::to_string))
-        .filter(|name| check_column(name).is_ok())
-        .collect())
+    Ok(listed.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_string)).filter(|name| check_column(name).is_ok()).collect())
 }
 
 pub(super) async fn tables(wh: &Warehouse) -> Result<Vec<TableName>, WarehouseError> {
@@ -134,10 +127,8 @@ pub(super) async fn list_table(wh: &Warehouse, table: &TableName) -> Result<Tabl
         if !name.ends_with(".parquet") || hidden(name) || folders.iter().any(|f| hidden(f)) {
             continue;
         }
-        let partition: Vec<(String, String)> = folders
-            .iter()
-            .filter_map(|f| f.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
-            .collect();
+        let partition: Vec<(String, String)> =
+            folders.iter().filter_map(|f| f.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect();
         for (depth, (k, v)) in partition.iter().enumerate() {
             let is_date = v == HIVE_DEFAULT_PARTITION || NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok();
             let entry = values.entry(k.clone()).or_insert((depth, true));

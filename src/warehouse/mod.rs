@@ -120,13 +120,10 @@ impl Warehouse {
     ///
     /// Errors: [`WarehouseError::Location`] for a missing folder or an unsupported scheme.
     pub fn open(location: &str) -> Result<Self, WarehouseError> {
-        let bad = |problem: String, fix: &str| WarehouseError::Location {
-            location: location.to_string(),
-            problem,
-            fix: fix.to_string(),
-        };
+        let bad = |problem: String, fix: &str| WarehouseError::Location { location: location.to_string(), problem, fix: fix.to_string() };
         let store: Arc<dyn ObjectStore> = if let Some((scheme, _)) = location.split_once("://") {
-            let url = Url::parse(location).map_err(|e| bad(format!("not a URL ({e})"), "write e.g. s3://bucket/warehouse or file:///data/warehouse"))?;
+            let url = Url::parse(location)
+                .map_err(|e| bad(format!("not a URL ({e})"), "write e.g. s3://bucket/warehouse or file:///data/warehouse"))?;
             match scheme {
                 "file" => {
                     let path = url.to_file_path().map_err(|_| bad("not a local file URL".into(), "write file:///absolute/path"))?;
@@ -135,10 +132,12 @@ impl Warehouse {
                 "memory" => Arc::new(InMemory::new()),
                 "s3" | "s3a" => {
                     let bucket = url.host_str().unwrap_or_default();
-                    let s3 = object_store::aws::AmazonS3Builder::from_env()
-                        .with_bucket_name(bucket)
-                        .build()
-                        .map_err(|e| bad(format!("cannot configure S3 ({e})"), "set AWS_REGION and credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) in the environment"))?;
+                    let s3 = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket).build().map_err(|e| {
+                        bad(
+                            format!("cannot configure S3 ({e})"),
+                            "set AWS_REGION and credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) in the environment",
+                        )
+                    })?;
                     let prefix = url.path().trim_matches('/');
                     if prefix.is_empty() {
                         Arc::new(s3)
@@ -146,12 +145,17 @@ impl Warehouse {
                         Arc::new(PrefixStore::new(s3, prefix))
                     }
                 }
-                other => return Err(bad(format!("the scheme `{other}://` is not supported"), "use a local path, file://, memory:// or s3://")),
+                other => {
+                    return Err(bad(format!("the scheme `{other}://` is not supported"), "use a local path, file://, memory:// or s3://"))
+                }
             }
         } else {
             let path = Path::new(location);
             if !path.is_dir() {
-                return Err(bad("no such folder".into(), "pass --warehouse, set BACKFILL_WAREHOUSE, or set `warehouse:` in the spec (relative to the spec file)"));
+                return Err(bad(
+                    "no such folder".into(),
+                    "pass --warehouse, set BACKFILL_WAREHOUSE, or set `warehouse:` in the spec (relative to the spec file)",
+                ));
             }
             let fs = LocalFileSystem::new_with_prefix(path).map_err(|e| bad(e.to_string(), "check the folder's permissions"))?;
             Arc::new(fs)
@@ -202,17 +206,28 @@ impl Warehouse {
     /// at: the engine skips them too.
     ///
     /// Errors: store failures listing the tables.
-    pub async fn find_unreadable(&self, focus: &[TableName], range: Option<(NaiveDate, NaiveDate)>) -> Result<Vec<UnreadableFile>, WarehouseError> {
+    pub async fn find_unreadable(
+        &self,
+        focus: &[TableName],
+        range: Option<(NaiveDate, NaiveDate)>,
+    ) -> Result<Vec<UnreadableFile>, WarehouseError> {
         let mut groups: [Vec<DataFile>; 3] = Default::default();
         for table in self.tables().await? {
             let listing = self.list_table(&table).await?;
-            let dates: Vec<&str> = listing.partition_columns.iter().filter(|c| c.data_type == PartitionType::Date).map(|c| c.name.as_str()).collect();
+            let dates: Vec<&str> =
+                listing.partition_columns.iter().filter(|c| c.data_type == PartitionType::Date).map(|c| c.name.as_str()).collect();
             // Empty objects are skipped, as the engine skips them.
             for file in listing.files.into_iter().filter(|f| f.size > 0) {
                 let in_range = match range {
                     None => true,
-                    Some((from, to)) => dates.is_empty()
-                        || dates.iter().filter_map(|c| file.partition_value(c)).filter_map(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok()).any(|d| d >= from && d <= to),
+                    Some((from, to)) => {
+                        dates.is_empty()
+                            || dates
+                                .iter()
+                                .filter_map(|c| file.partition_value(c))
+                                .filter_map(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())
+                                .any(|d| d >= from && d <= to)
+                    }
                 };
                 let group = match (focus.contains(&table), in_range) {
                     (true, true) => 0,

@@ -12,9 +12,9 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::parquet::{DefaultParquetFileReaderFactory, ParquetFileReaderFactory};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::arrow::async_reader::AsyncFileReader;
 use datafusion::parquet::arrow::ParquetRecordBatchStreamBuilder;
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
@@ -42,13 +42,26 @@ pub struct PartitionRows {
 /// Errors: [`WarehouseError::Store`] when listing or reading fails;
 /// [`WarehouseError::Data`] when a file is not valid Parquet or a column cannot be cast
 /// (e.g. a shadow whose types drifted from the base).
-pub async fn read_partition(wh: &Warehouse, table: &TableName, key: &str, value: &str, schema: &SchemaRef) -> Result<PartitionRows, WarehouseError> {
+pub async fn read_partition(
+    wh: &Warehouse,
+    table: &TableName,
+    key: &str,
+    value: &str,
+    schema: &SchemaRef,
+) -> Result<PartitionRows, WarehouseError> {
     let folder = ObjectPath::from(format!("{}{key}={value}", table.prefix()));
     let mut objects: Vec<_> = wh.store().list(Some(&folder)).try_collect().await.map_err(|e| wh.store_error(e))?;
     objects.sort_by(|a, b| a.location.cmp(&b.location));
-    let mut out = PartitionRows { files: objects.iter().map(|m| DataFile { path: m.location.to_string(), size: m.size, partition: vec![(key.to_string(), value.to_string())] }).collect(), rows: Vec::new() };
+    let mut out = PartitionRows {
+        files: objects
+            .iter()
+            .map(|m| DataFile { path: m.location.to_string(), size: m.size, partition: vec![(key.to_string(), value.to_string())] })
+            .collect(),
+        rows: Vec::new(),
+    };
     for object in objects.iter().filter(|m| m.location.extension() == Some("parquet")) {
-        let fail = |message: String| WarehouseError::Data { location: wh.location().to_string(), path: object.location.to_string(), message };
+        let fail =
+            |message: String| WarehouseError::Data { location: wh.location().to_string(), path: object.location.to_string(), message };
         let bytes = wh.store().get(&object.location).await.map_err(|e| wh.store_error(e))?.bytes().await.map_err(|e| wh.store_error(e))?;
         let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).and_then(|b| b.build()).map_err(|e| fail(e.to_string()))?;
         for batch in reader {
@@ -67,7 +80,8 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef, key: &str, value: &str) -> R
         .iter()
         .map(|field| -> Result<ArrayRef, String> {
             if field.name() == key {
-                let scalar = ScalarValue::try_from_string(value.to_string(), field.data_type()).map_err(|e| format!("partition value `{value}`: {e}"))?;
+                let scalar = ScalarValue::try_from_string(value.to_string(), field.data_type())
+                    .map_err(|e| format!("partition value `{value}`: {e}"))?;
                 return scalar.to_array_of_size(n).map_err(|e| e.to_string());
             }
             match batch.column_by_name(field.name()) {
@@ -99,7 +113,9 @@ const FILES_AT_ONCE: usize = 4;
 pub async fn check_file(wh: &Warehouse, file: &DataFile) -> Result<(), String> {
     let decode = async {
         let factory = DefaultParquetFileReaderFactory::new(Arc::clone(wh.store()));
-        let reader: Box<dyn AsyncFileReader> = factory.create_reader(0, PartitionedFile::new(file.path.as_str(), file.size), None, &ExecutionPlanMetricsSet::new()).map_err(|e| e.to_string())?;
+        let reader: Box<dyn AsyncFileReader> = factory
+            .create_reader(0, PartitionedFile::new(file.path.as_str(), file.size), None, &ExecutionPlanMetricsSet::new())
+            .map_err(|e| e.to_string())?;
         let mut batches = ParquetRecordBatchStreamBuilder::new(reader).await.and_then(|b| b.build()).map_err(|e| e.to_string())?;
         while batches.try_next().await.map_err(|e| e.to_string())?.is_some() {}
         Ok(())
@@ -133,7 +149,9 @@ pub(super) async fn find_unreadable(wh: &Warehouse, groups: &[Vec<DataFile>], bu
             }
             None => false,
         });
-        let checks = stream::iter(taken.map(|f| async move { check_file(wh, f).await.err().map(|problem| UnreadableFile { path: f.path.clone(), problem }) }));
+        let checks = stream::iter(
+            taken.map(|f| async move { check_file(wh, f).await.err().map(|problem| UnreadableFile { path: f.path.clone(), problem }) }),
+        );
         bad = checks.buffer_unordered(FILES_AT_ONCE).filter_map(std::future::ready).collect().await;
     }
     bad.sort_by(|a, b| a.path.cmp(&b.path));

@@ -88,7 +88,12 @@ pub fn executed_copy() -> tempfile::TempDir {
     static DONE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     let done = DONE.get_or_init(|| {
         let dir = warehouse_copy();
-        let out = backfill().args(["--warehouse"]).arg(dir.path()).args(["run", "specs/revenue-tax-fix.yaml", "--execute"]).output().expect("run");
+        let out = backfill()
+            .args(["--warehouse"])
+            .arg(dir.path())
+            .args(["run", "specs/revenue-tax-fix.yaml", "--execute"])
+            .output()
+            .expect("run");
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
         dir
     });

@@ -274,7 +274,12 @@ type TableFolder = (String, String, PathBuf, Option<(String, bool)>);
 fn tables(wh: &Path) -> Vec<TableFolder> {
     let names = |dir: &Path| -> Vec<(String, PathBuf)> {
         let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
-            .map(|it| it.map(|e| e.expect("entry")).filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false)).map(|e| (e.file_name().to_string_lossy().to_string(), e.path())).collect())
+            .map(|it| {
+                it.map(|e| e.expect("entry"))
+                    .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+                    .map(|e| (e.file_name().to_string_lossy().to_string(), e.path()))
+                    .collect()
+            })
             .unwrap_or_default();
         out.retain(|(n, _)| !n.starts_with('_') && !n.starts_with('.'));
         out.sort();
@@ -298,8 +303,8 @@ fn tables(wh: &Path) -> Vec<TableFolder> {
 
 async fn independent_async(wh: &Path, sql: &str) -> Vec<RecordBatch> {
     use datafusion::catalog::MemorySchemaProvider;
-    use datafusion::prelude::{ParquetReadOptions, SessionContext};
     use datafusion::common::TableReference;
+    use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
     let ctx = SessionContext::new();
     let catalog = ctx.catalog("datafusion").expect("default catalog");

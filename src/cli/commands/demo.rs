@@ -57,14 +57,23 @@ pub async fn run(args: Args, _global: &Global) -> Result<(), Error> {
     let exe = std::env::current_exe().map_err(|source| Error::Io { context: "cannot find the backfill executable".into(), source })?;
     for (i, (why, argv)) in steps.iter().enumerate() {
         print(&format!("── {}. {why}\n$ backfill {}\n", i + 1, argv.iter().map(|a| shell_word(a)).collect::<Vec<_>>().join(" ")))?;
-        let out = Command::new(&exe).args(argv).env("NO_COLOR", "1").output().map_err(|source| Error::Io { context: format!("cannot run {}", exe.display()), source })?;
+        let out = Command::new(&exe)
+            .args(argv)
+            .env("NO_COLOR", "1")
+            .output()
+            .map_err(|source| Error::Io { context: format!("cannot run {}", exe.display()), source })?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         let shown: String = if argv.iter().any(|a| a == "plan") { summary_of_plan(&stdout) } else { stdout.into_owned() };
         print(&shown)?;
         let stderr = String::from_utf8_lossy(&out.stderr);
         if !out.status.success() {
             print(&stderr)?;
-            return Err(Error::Gate(format!("the demo stopped at step {}: `backfill {}` exited {:?}", i + 1, argv.join(" "), out.status.code())));
+            return Err(Error::Gate(format!(
+                "the demo stopped at step {}: `backfill {}` exited {:?}",
+                i + 1,
+                argv.join(" "),
+                out.status.code()
+            )));
         }
         print("\n")?;
     }
@@ -82,10 +91,12 @@ fn prepare(dir: &Path) -> Result<(), Error> {
         std::fs::remove_dir_all(dir).map_err(io(format!("cannot remove the earlier demo in {}", dir.display())))?;
     }
     write_sample(dir, &SampleOptions::default()).map_err(io(format!("cannot write the sample warehouse into {}", dir.display())))?;
-    std::fs::write(dir.join(MARKER), "made by `backfill demo`; a rerun replaces this folder\n").map_err(io(format!("cannot write into {}", dir.display())))?;
+    std::fs::write(dir.join(MARKER), "made by `backfill demo`; a rerun replaces this folder\n")
+        .map_err(io(format!("cannot write into {}", dir.display())))?;
     std::fs::create_dir_all(dir.join("_demo")).map_err(io(format!("cannot write into {}", dir.display())))?;
     let spec = SPEC.replace("warehouse: ../fixtures/warehouse", "warehouse: ..");
-    std::fs::write(dir.join("_demo").join("revenue-tax-fix.yaml"), spec).map_err(io(format!("cannot write the spec into {}", dir.display())))?;
+    std::fs::write(dir.join("_demo").join("revenue-tax-fix.yaml"), spec)
+        .map_err(io(format!("cannot write the spec into {}", dir.display())))?;
     Ok(())
 }
 

@@ -10,8 +10,8 @@ use backfill::plan::{Batch, Dependent, Plan};
 use backfill::render::{RenderedPlan, Statement, WAREHOUSE_URL};
 use backfill::Error;
 
-use backfill::number::count;
 use crate::cli::common::{bytes, compile, print, Global};
+use backfill::number::count;
 
 /// Show what a backfill will do, before anything runs.
 ///
@@ -91,11 +91,8 @@ fn text(plan: &Plan, rendered: &RenderedPlan, warehouse: &str) -> String {
     let days = (r.end - r.start).num_days() + 1;
     let total = plan.estimate();
     let largest = plan.batches.iter().max_by_key(|b| b.estimate.bytes).expect("a plan has a batch");
-    let excluded = if r.exclude.is_empty() {
-        "none".to_string()
-    } else {
-        r.exclude.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-    };
+    let excluded =
+        if r.exclude.is_empty() { "none".to_string() } else { r.exclude.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ") };
     let sources = plan
         .sources
         .iter()
@@ -117,9 +114,24 @@ fn text(plan: &Plan, rendered: &RenderedPlan, warehouse: &str) -> String {
     let _ = writeln!(o, "--   view         {} ({view_state})", spec.target.view);
     let _ = writeln!(o, "--   range        {}..{}: {} days", r.start, r.end, days);
     let _ = writeln!(o, "--   partitions   {} to recompute; excluded: {excluded}", plan.partitions.len());
-    let _ = writeln!(o, "--   batches      {} of up to {} partitions, at most {} in flight", plan.batches.len(), spec.execution.partitions_per_batch, spec.execution.max_concurrency);
+    let _ = writeln!(
+        o,
+        "--   batches      {} of up to {} partitions, at most {} in flight",
+        plan.batches.len(),
+        spec.execution.partitions_per_batch,
+        spec.execution.max_concurrency
+    );
     let _ = writeln!(o, "--   sources      {sources}");
-    let _ = writeln!(o, "--   estimate     {} rows, {} in {} files; largest batch {} ({} rows, {})", count(total.rows), bytes(total.bytes), count(total.files), largest.number, count(largest.estimate.rows), bytes(largest.estimate.bytes));
+    let _ = writeln!(
+        o,
+        "--   estimate     {} rows, {} in {} files; largest batch {} ({} rows, {})",
+        count(total.rows),
+        bytes(total.bytes),
+        count(total.files),
+        largest.number,
+        count(largest.estimate.rows),
+        bytes(largest.estimate.bytes)
+    );
     if let Some(limit) = spec.execution.max_bytes_scanned {
         let verdict = if total.bytes > limit { "OVER the limit: run --execute will refuse" } else { "within the limit" };
         let _ = writeln!(o, "--   budget       max_bytes_scanned {}: {verdict}", bytes(limit));
@@ -129,7 +141,9 @@ fn text(plan: &Plan, rendered: &RenderedPlan, warehouse: &str) -> String {
     let _ = writeln!(o, "--   fingerprint  sha256:{}", rendered.fingerprint);
     for s in &rendered.statements {
         let est = match (s.step, s.batch.and_then(|n| plan.batches.get(n as usize - 1))) {
-            (backfill::render::Step::WriteBatch, Some(b)) => format!("\n-- estimate: {} rows, {} read from {} files", count(b.estimate.rows), bytes(b.estimate.bytes), b.estimate.files),
+            (backfill::render::Step::WriteBatch, Some(b)) => {
+                format!("\n-- estimate: {} rows, {} read from {} files", count(b.estimate.rows), bytes(b.estimate.bytes), b.estimate.files)
+            }
             _ => String::new(),
         };
         let _ = write!(o, "\n{}{est}\n{};\n", header(s, plan), s.sql);

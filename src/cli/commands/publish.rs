@@ -45,7 +45,11 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
         return Err(Error::Usage("--approved-by must name someone".into()));
     }
     let c = compile(global, &args.spec, args.templates.as_ref()).await?;
-    let opts = PublishOptions { approved_by: args.approved_by.clone(), fingerprint: args.fingerprint.clone(), allow_reinterpretation: args.allow_reinterpretation };
+    let opts = PublishOptions {
+        approved_by: args.approved_by.clone(),
+        fingerprint: args.fingerprint.clone(),
+        allow_reinterpretation: args.allow_reinterpretation,
+    };
     let r = publish::publish(&c.plan, &c.rendered, &c.warehouse, &opts).await?;
     let spec = &c.plan.spec;
     print(&format!(

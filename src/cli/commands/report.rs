@@ -64,7 +64,10 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
         )));
     };
     if record.fingerprint != c.rendered.fingerprint {
-        tracing::warn!("the spec changed since the run began; the report shows the run's checkpoints (fingerprint {})", &record.fingerprint[..12]);
+        tracing::warn!(
+            "the spec changed since the run began; the report shows the run's checkpoints (fingerprint {})",
+            &record.fingerprint[..12]
+        );
     }
     let checkpoints = state::checkpoints(&c.warehouse, &dir).await?;
     let range = state::read_json::<backfill::reconcile::RangeReconciliation>(&c.warehouse, &dir.range()).await?;

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 
 use backfill::execute::dry_run::{dry_run, Coverage, DryRun, DryRunOptions, DEFAULT_SAMPLE};
-use backfill::number::{count, or_null, percent};
 use backfill::execute::run::ExecuteOptions;
 use backfill::execute::session::SessionOptions;
+use backfill::number::{count, or_null, percent};
 use backfill::render::Templates;
 use backfill::Error;
 
@@ -111,7 +111,12 @@ async fn execute(args: &Args, c: &crate::cli::common::Compiled, session: Session
     let opts = ExecuteOptions { session, force_unlock: args.force_unlock, restart: args.restart };
     let dir = backfill::execute::state::BackfillDir::new(&c.plan.spec.backfill_id);
     // For the progress bar only: unreadable checkpoints are the run's to report.
-    let done = backfill::execute::state::checkpoints(&c.warehouse, &dir).await.unwrap_or_default().iter().filter(|k| k.state == backfill::execute::state::BatchState::Done && k.fingerprint == c.rendered.fingerprint).count();
+    let done = backfill::execute::state::checkpoints(&c.warehouse, &dir)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|k| k.state == backfill::execute::state::BatchState::Done && k.fingerprint == c.rendered.fingerprint)
+        .count();
     let reporter = std::sync::Arc::new(Reporter::new(c.plan.batches.len() as u64, if args.restart { 0 } else { done as u64 }));
     let result = backfill::execute::run::execute(&c.plan, &c.rendered, &c.warehouse, &opts, reporter.clone()).await;
     reporter.finish();
@@ -119,7 +124,13 @@ async fn execute(args: &Args, c: &crate::cli::common::Compiled, session: Session
     let mut whole = String::new();
     if let Some(range) = &summary.range {
         for (m, pair) in c.plan.spec.validation.metrics.iter().zip(&range.metrics) {
-            whole.push_str(&format!("  whole range: {} {} → {} ({})\n", m.name, or_null(pair.old.as_ref()), or_null(pair.new.as_ref()), percent(pair.percent())));
+            whole.push_str(&format!(
+                "  whole range: {} {} → {} ({})\n",
+                m.name,
+                or_null(pair.old.as_ref()),
+                or_null(pair.new.as_ref()),
+                percent(pair.percent())
+            ));
         }
     }
     print(&format!(
@@ -149,27 +160,50 @@ fn text(r: &DryRun, plan: &backfill::plan::Plan, args: &Args, global: &Global) -
     let _ = writeln!(o, "dry run of {}: nothing was written", plan.spec.backfill_id);
     match r.coverage {
         Coverage::WholeRange => {
-            let _ = writeln!(o, "  evaluated       the whole range, {} partitions (estimated scan {} fits the budget {}): the deltas are exact", count(r.partitions as u64), bytes(r.estimated_bytes), bytes(r.budget));
+            let _ = writeln!(
+                o,
+                "  evaluated       the whole range, {} partitions (estimated scan {} fits the budget {}): the deltas are exact",
+                count(r.partitions as u64),
+                bytes(r.estimated_bytes),
+                bytes(r.budget)
+            );
         }
         Coverage::Sample => {
             let _ = writeln!(o, "  evaluated       a sample of {} of {} partitions, every month represented (estimated scan {} is over the budget {}): the deltas are estimates", r.evaluated.len(), count(r.partitions as u64), bytes(r.estimated_bytes), bytes(r.budget));
             let _ = writeln!(o, "  sampled         {}", dates(&r.evaluated));
         }
     }
-    let _ = writeln!(o, "  rows            {} unchanged, {} changed, {} added, {} removed", count(c.unchanged), count(c.changed), count(c.added), count(c.removed));
+    let _ = writeln!(
+        o,
+        "  rows            {} unchanged, {} changed, {} added, {} removed",
+        count(c.unchanged),
+        count(c.changed),
+        count(c.added),
+        count(c.removed)
+    );
     for m in &r.metrics {
         let delta = match (m.percent, m.interval) {
             (None, _) => "n/a (old is 0 or NULL)".to_string(),
             (Some(p), None) => percent(Some(p)),
-            (Some(p), Some([lo, hi])) => format!("{}, 95 % interval {} to {}, {} of {} partitions", percent(Some(p)), percent(Some(lo)), percent(Some(hi)), r.evaluated.len(), count(r.partitions as u64)),
+            (Some(p), Some([lo, hi])) => format!(
+                "{}, 95 % interval {} to {}, {} of {} partitions",
+                percent(Some(p)),
+                percent(Some(lo)),
+                percent(Some(hi)),
+                r.evaluated.len(),
+                count(r.partitions as u64)
+            ),
         };
         let over = if m.interval.is_some() { " over the sample" } else { "" };
         let verdict = match (m.expected, m.verdict) {
-            (Some(e), Some(v)) => format!("; expected {e}: {}", match v {
-                backfill::reconcile::Verdict::Pass => "inside",
-                backfill::reconcile::Verdict::Fail => "OUTSIDE",
-                backfill::reconcile::Verdict::Uncertain => "UNCERTAIN (the interval straddles a bound)",
-            }),
+            (Some(e), Some(v)) => format!(
+                "; expected {e}: {}",
+                match v {
+                    backfill::reconcile::Verdict::Pass => "inside",
+                    backfill::reconcile::Verdict::Fail => "OUTSIDE",
+                    backfill::reconcile::Verdict::Uncertain => "UNCERTAIN (the interval straddles a bound)",
+                }
+            ),
             (Some(e), None) => format!("; expected {e}"),
             (None, _) => String::new(),
         };
@@ -177,7 +211,11 @@ fn text(r: &DryRun, plan: &backfill::plan::Plan, args: &Args, global: &Global) -
     }
     let _ = writeln!(o, "  excluded        {}", dates(&r.excluded));
     let _ = writeln!(o, "  without source  {}", dates(&r.without_source));
-    let det = if r.deterministic { "yes: two evaluations gave identical rows" } else { "NO: two evaluations of the same partitions differ; make the transform deterministic before running it" };
+    let det = if r.deterministic {
+        "yes: two evaluations gave identical rows"
+    } else {
+        "NO: two evaluations of the same partitions differ; make the transform deterministic before running it"
+    };
     let _ = writeln!(o, "  deterministic   {det}");
     let _ = writeln!(o, "\ngates:");
     for g in &r.gates {
@@ -187,12 +225,24 @@ fn text(r: &DryRun, plan: &backfill::plan::Plan, args: &Args, global: &Global) -
         let _ = writeln!(o, "  outlier {} {} {} (this partition alone)", x.partition, x.metric, percent(x.percent));
     }
     let limit = plan.spec.validation.sample_rows;
-    for (title, rows) in [("largest changes", &r.changed_rows), ("unchanged rows", &r.unchanged_rows), ("added rows", &r.added_rows), ("removed rows", &r.removed_rows)] {
+    for (title, rows) in [
+        ("largest changes", &r.changed_rows),
+        ("unchanged rows", &r.unchanged_rows),
+        ("added rows", &r.added_rows),
+        ("removed rows", &r.removed_rows),
+    ] {
         let _ = writeln!(o, "\n{title} (up to {limit}):");
         o.push_str(&if rows.rows.is_empty() { "  none\n".to_string() } else { rows.to_text(2) });
     }
     let e = &r.estimate;
-    let _ = writeln!(o, "\nfull run: {} partitions in {} batches; estimated {} source rows, {} read", plan.partitions.len(), plan.batches.len(), count(e.rows), bytes(e.bytes));
+    let _ = writeln!(
+        o,
+        "\nfull run: {} partitions in {} batches; estimated {} source rows, {} read",
+        plan.partitions.len(),
+        plan.batches.len(),
+        count(e.rows),
+        bytes(e.bytes)
+    );
     let warehouse = global.warehouse.as_ref().map(|w| format!(" --warehouse {w}")).unwrap_or_default();
     let _ = writeln!(o, "to execute: backfill run {}{warehouse} --execute", args.spec.display());
     o

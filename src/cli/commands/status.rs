@@ -59,7 +59,8 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
     let checkpoints = state::checkpoints(&wh, &dir).await?;
     let total = record.as_ref().map_or(0, |r| r.batches);
     let done: Vec<_> = checkpoints.iter().filter(|c| c.state == BatchState::Done).collect();
-    let failed: Vec<(u32, String)> = checkpoints.iter().filter(|c| c.state == BatchState::Failed).map(|c| (c.batch, c.reason.clone().unwrap_or_default())).collect();
+    let failed: Vec<(u32, String)> =
+        checkpoints.iter().filter(|c| c.state == BatchState::Failed).map(|c| (c.batch, c.reason.clone().unwrap_or_default())).collect();
     // Time spent in batches (not wall time between runs), spread over the batches in flight.
     let busy: f64 = done.iter().map(|c| (c.finished_at - c.started_at).num_milliseconds().max(0) as f64 / 1000.0).sum();
     let elapsed = busy / f64::from(spec.execution.max_concurrency);

@@ -10,14 +10,13 @@
 //! stratified by month is evaluated ([`sample`]) and each delta is an estimate with a
 //! 95 % bootstrap interval; a whole-range gate then says PASS, FAIL or UNCERTAIN.
 
+mod estimate;
 pub mod sample;
 
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use datafusion::arrow::array::{Date32Array, UInt32Array};
 use datafusion::arrow::compute::concat_batches;
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
@@ -30,8 +29,7 @@ use crate::catalog;
 use crate::error::engine;
 use crate::number::Number;
 use crate::plan::{Batch, Estimate, Plan};
-use crate::reconcile::read::Rows;
-use crate::reconcile::{self, gates, gates::Outlier, Gate, MetricPair, RangeReconciliation, RowClasses, Verdict};
+use crate::reconcile::{self, gates, gates::Outlier, Gate, RangeReconciliation, RowClasses, Verdict};
 use crate::render::{StatementRenderer, Step, Templates};
 use crate::spec::{DeltaRange, TableName};
 use crate::warehouse::Warehouse;
@@ -159,7 +157,8 @@ async fn estimated_scan(plan: &Plan, wh: &Warehouse) -> Result<u64, Error> {
     let listing = wh.list_table(&plan.spec.target.table).await?;
     let key = &plan.spec.target.partition_key;
     let in_range: std::collections::BTreeSet<String> = plan.partitions.iter().map(|d| d.to_string()).collect();
-    let base: u64 = listing.files.iter().filter(|f| f.partition.iter().any(|(k, v)| k == key && in_range.contains(v))).map(|f| f.size).sum();
+    let base: u64 =
+        listing.files.iter().filter(|f| f.partition.iter().any(|(k, v)| k == key && in_range.contains(v))).map(|f| f.size).sum();
     Ok(plan.estimate().bytes + base)
 }
 
@@ -184,7 +183,15 @@ pub async fn dry_run(plan: &Plan, wh: &Warehouse, templates: &Templates, opts: &
     };
     let r = StatementRenderer::new(plan, templates, &evaluated_table())?;
     let (rows, deterministic) = evaluate(&ctx, &r, &groups).await?;
-    let schema = ctx.sql(&r.render_step(Step::EvaluateBatch, Some(&Batch { number: 0, partitions: vec![evaluated[0]], estimate: Estimate::default() }))?).await.map_err(engine)?.schema().inner().clone();
+    let schema = ctx
+        .sql(
+            &r.render_step(Step::EvaluateBatch, Some(&Batch { number: 0, partitions: vec![evaluated[0]], estimate: Estimate::default() }))?,
+        )
+        .await
+        .map_err(engine)?
+        .schema()
+        .inner()
+        .clone();
     register(&ctx, &evaluated_table(), MemTable::try_new(schema.clone(), vec![rows]).map_err(engine)?)?;
 
     let batch = Batch { number: 0, partitions: evaluated.clone(), estimate: Estimate::default() };
@@ -194,9 +201,18 @@ pub async fn dry_run(plan: &Plan, wh: &Warehouse, templates: &Templates, opts: &
     }
     let find = |step: Step| statements.iter().find(|(s, _)| *s == step).map(|(_, sql)| sql.as_str());
     let mut reconciliation = reconcile::reconcile(spec, find, |_, sql| query(&ctx, sql)).await?;
-    let base_schema = ctx.table(TableReference::partial(spec.target.table.schema.as_str(), spec.target.table.table.as_str())).await.map_err(engine)?.schema().inner().clone();
+    let base_schema = ctx
+        .table(TableReference::partial(spec.target.table.schema.as_str(), spec.target.table.table.as_str()))
+        .await
+        .map_err(engine)?
+        .schema()
+        .inner()
+        .clone();
     reconciliation.schema_differences = reconcile::schema_differences(&base_schema, &schema);
-    let mut gates: Vec<Gate> = gates::check_batch(spec, &reconciliation, "evaluated partitions").into_iter().filter(|g| !g.name.starts_with("batch_expected_delta:")).collect();
+    let mut gates: Vec<Gate> = gates::check_batch(spec, &reconciliation, "evaluated partitions")
+        .into_iter()
+        .filter(|g| !g.name.starts_with("batch_expected_delta:"))
+        .collect();
 
     let metrics = match coverage {
         Coverage::WholeRange => {
@@ -209,11 +225,19 @@ pub async fn dry_run(plan: &Plan, wh: &Warehouse, templates: &Templates, opts: &
                 .zip(range.metrics)
                 .map(|(m, pair)| {
                     let verdict = range.gates.iter().find(|g| g.name == format!("expected_delta:{}", m.name)).map(|g| g.verdict);
-                    MetricEstimate { name: m.name.clone(), percent: pair.percent(), old: pair.old, new: pair.new, interval: None, expected: m.expected_delta, verdict }
+                    MetricEstimate {
+                        name: m.name.clone(),
+                        percent: pair.percent(),
+                        old: pair.old,
+                        new: pair.new,
+                        interval: None,
+                        expected: m.expected_delta,
+                        verdict,
+                    }
                 })
                 .collect()
         }
-        Coverage::Sample => estimate_metrics(&ctx, &r, plan, &batch, &mut gates).await?,
+        Coverage::Sample => estimate::estimate_metrics(&ctx, &r, plan, &batch, &mut gates).await?,
     };
 
     Ok(DryRun {
@@ -237,69 +261,8 @@ pub async fn dry_run(plan: &Plan, wh: &Warehouse, templates: &Templates, opts: &
     })
 }
 
-/// Whether metric `sql` takes a `min` or `max`: an extreme of the whole range, which a
-/// sample need not contain, so its bootstrap interval says nothing about the range.
-fn extreme(sql: &str) -> bool {
-    static CALL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| regex::Regex::new(r"(?i)\b(min|max)\s*\(").expect("valid"));
-    CALL.is_match(sql)
-}
-
-fn register(ctx: &SessionContext, name: &TableName, table: MemTable) -> Result<(), Error> {
+pub(super) fn register(ctx: &SessionContext, name: &TableName, table: MemTable) -> Result<(), Error> {
     session::ensure_schema(ctx, &name.schema);
     ctx.register_table(TableReference::partial(name.schema.as_str(), name.table.as_str()), Arc::new(table)).map_err(engine)?;
     Ok(())
-}
-
-/// Each metric over the sample and its bootstrap resamples (`estimate_metrics`): the
-/// sample's value, the interval of the resamples' deltas, and the `expected_delta` gate
-/// on that interval (pushed onto `gates`).
-async fn estimate_metrics(ctx: &SessionContext, r: &StatementRenderer<'_>, plan: &Plan, batch: &Batch, gates: &mut Vec<Gate>) -> Result<Vec<MetricEstimate>, Error> {
-    let spec = &plan.spec;
-    let draws = sample::replicates(&batch.partitions, &plan.partitions);
-    let schema = Arc::new(Schema::new(vec![Field::new("backfill_replicate", DataType::UInt32, false), Field::new("backfill_partition", DataType::Date32, false)]));
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
-    let columns: Vec<datafusion::arrow::array::ArrayRef> = vec![
-        Arc::new(draws.iter().map(|(r, _)| *r).collect::<UInt32Array>()),
-        Arc::new(Date32Array::from(draws.iter().map(|(_, d)| (*d - epoch).num_days() as i32).collect::<Vec<i32>>())),
-    ];
-    let draws = RecordBatch::try_new(schema.clone(), columns).map_err(|e| engine(e.into()))?;
-    register(ctx, &TableName::new("backfill_dry_run", "replicates"), MemTable::try_new(schema, vec![vec![draws]]).map_err(engine)?)?;
-
-    let n = spec.validation.metrics.len();
-    let mut per_replicate: std::collections::BTreeMap<u64, Vec<MetricPair>> = Default::default();
-    for b in query(ctx, &r.render_step(Step::EstimateMetrics, Some(batch))?).await? {
-        let rows = Rows::new(Step::EstimateMetrics, &b);
-        for row in 0..rows.len() {
-            let pairs = per_replicate.entry(rows.count("replicate", row)?).or_insert_with(|| vec![MetricPair::default(); n]);
-            let base = rows.text("side", row)?.as_deref() == Some("base");
-            for (pair, m) in pairs.iter_mut().zip(&spec.validation.metrics) {
-                let value = rows.number(&m.name, row)?;
-                if base { pair.old = value } else { pair.new = value }
-            }
-        }
-    }
-    let point = per_replicate.remove(&0).unwrap_or_else(|| vec![MetricPair::default(); n]);
-    let sampled = format!("{} of {} partitions", batch.partitions.len(), plan.partitions.len());
-    let mut out = Vec::new();
-    for (i, (m, pair)) in spec.validation.metrics.iter().zip(point).enumerate() {
-        let mut deltas: Vec<f64> = per_replicate.values().filter_map(|pairs| pairs[i].percent()).collect();
-        let interval = sample::interval(&mut deltas).map(|(lo, hi)| [lo, hi]);
-        let percent = pair.percent();
-        let verdict = m.expected_delta.map(|e| {
-            let (verdict, detail) = match (percent, interval) {
-                (Some(p), Some(_)) if extreme(&m.sql) => {
-                    (Verdict::Uncertain, format!("sample estimate {} {} ({sampled}); a sample cannot bound a min or max over the whole range; expected {e}", m.name, crate::number::percent(Some(p))))
-                }
-                (Some(p), Some([lo, hi])) => {
-                    let verdict = if lo >= e.low && hi <= e.high { Verdict::Pass } else if hi < e.low || lo > e.high { Verdict::Fail } else { Verdict::Uncertain };
-                    (verdict, format!("sample estimate {} {} (95 % interval {} to {}; {sampled}); expected {e} over the whole range", m.name, crate::number::percent(Some(p)), crate::number::percent(Some(lo)), crate::number::percent(Some(hi))))
-                }
-                _ => (Verdict::Uncertain, format!("sample estimate of {} cannot be computed: the base value is 0 or NULL ({sampled})", m.name)),
-            };
-            gates.push(Gate { name: format!("expected_delta:{}", m.name), verdict, detail });
-            verdict
-        });
-        out.push(MetricEstimate { name: m.name.clone(), old: pair.old, new: pair.new, percent, interval, expected: m.expected_delta, verdict });
-    }
-    Ok(out)
 }
