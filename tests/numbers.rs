@@ -11,7 +11,7 @@ use std::process::Output;
 use serde_json::Value;
 
 use crate::common::seasonal::{independent, scalar_text, seasonal_spec, seasonal_warehouse, SeasonalOptions};
-use crate::common::{backfill, root, warehouse_copy};
+use crate::common::{backfill, grouped, root, warehouse_copy};
 
 const BASE: &str = "ops.flight_delays";
 const SHADOW: &str = "ops.flight_delays__flight_delay_fix";
@@ -66,9 +66,15 @@ fn close(a: &str, b: &str) -> bool {
 fn whole_range_figures_equal_one_independent_query_over_the_files() {
     let (wh, dir) = fixture(&SeasonalOptions::default());
     let spec = seasonal_spec(dir.path(), wh.path(), &[]);
-    ok(cli(&["run", "--execute"], &spec));
+    let stdout = ok(cli(&["run", "--execute"], &spec));
     let report = json(cli(&["report", "--format", "json"], &spec));
     let md = ok(cli(&["report"], &spec));
+    // The line the run prints for the money metric, from the independent figures.
+    let (old, new) = (
+        truth(wh.path(), "sum(fees)", BASE, "2023-01-01", "2024-12-31"),
+        truth(wh.path(), "sum(fees)", SHADOW, "2023-01-01", "2024-12-31"),
+    );
+    assert!(stdout.contains(&format!("whole range: fees {} → {} (", grouped(&old), grouped(&new))), "{stdout}");
     for (i, (name, sql, exact)) in METRICS.iter().enumerate() {
         let m = &report["metrics"][i];
         assert_eq!(m["name"], *name);
@@ -157,6 +163,9 @@ fn an_expected_delta_that_holds_over_the_whole_range_but_not_in_january_passes_a
     ok(cli(&["run", "--execute"], &spec));
     let report = json(cli(&["report", "--format", "json"], &spec));
     let january = report["batch_metrics"][0]["metrics"][0].clone();
+    // Batch 1's own aggregate is January's, by the independent query.
+    assert!(close(&text(&january["old"]), &truth(wh.path(), "avg(avg_arr_delay)", BASE, "2023-01-01", "2023-01-31")), "{january}");
+    assert!(close(&text(&january["new"]), &truth(wh.path(), "avg(avg_arr_delay)", SHADOW, "2023-01-01", "2023-01-31")), "{january}");
     let jan: f64 = (text(&january["new"]).parse::<f64>().unwrap() / text(&january["old"]).parse::<f64>().unwrap() - 1.0) * 100.0;
     assert!(jan < 10.0, "batch 1 (January 2023) is {jan:.2} %, outside +10 % to +15 % on its own");
     let whole = report["metrics"][0]["percent"].as_f64().unwrap();
@@ -249,15 +258,24 @@ fn the_dry_run_is_exact_under_its_budget_and_brackets_the_truth_over_it() {
     assert_eq!(tiny["evaluated"].as_array().unwrap().len(), 48, "two partitions in each of 24 months");
     ok(cli(&["run", "--execute"], &spec));
     let report = json(cli(&["report", "--format", "json"], &spec));
-    for (i, (name, _, exact)) in METRICS.iter().enumerate() {
+    for (i, (name, sql, exact)) in METRICS.iter().enumerate() {
         let (d, r) = (&dry["metrics"][i], &report["metrics"][i]);
+        // The dry run against the independent query directly.
+        let (old, new) =
+            (truth(wh.path(), sql, BASE, "2023-01-01", "2024-12-31"), truth(wh.path(), sql, SHADOW, "2023-01-01", "2024-12-31"));
+        if *exact {
+            assert_eq!((text(&d["old"]), text(&d["new"])), (old.clone(), new.clone()), "{name}");
+        } else {
+            assert!(close(&text(&d["old"]), &old) && close(&text(&d["new"]), &new), "{name}: {d} vs {old} → {new}");
+        }
         if *exact {
             assert_eq!((text(&d["old"]), text(&d["new"])), (text(&r["old"]), text(&r["new"])), "{name}");
         } else {
             assert!(close(&text(&d["old"]), &text(&r["old"])) && close(&text(&d["new"]), &text(&r["new"])), "{name}: {d} vs {r}");
         }
         assert!((d["percent"].as_f64().unwrap() - r["percent"].as_f64().unwrap()).abs() < 1e-9, "{name}");
-        let truth = r["percent"].as_f64().unwrap();
+        let (o, n): (f64, f64) = (old.parse().unwrap(), new.parse().unwrap());
+        let truth = (n - o) / o.abs() * 100.0;
         let s = &tiny["metrics"][i];
         let [lo, hi] = [s["interval"][0].as_f64().unwrap(), s["interval"][1].as_f64().unwrap()];
         println!("{name}: whole range {truth:+.4} %, sample {:+.4} % in [{lo:+.4}, {hi:+.4}]", s["percent"].as_f64().unwrap());

@@ -25,6 +25,15 @@ fn the_real_fix_passes_every_gate_and_the_report_shows_the_delta_inside_the_rang
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 
     let md = report(&spec, "md");
+    // The whole-range figures the report prints, by an independent query over the files.
+    let range = "revenue_date BETWEEN DATE '2024-12-01' AND DATE '2026-05-31' AND revenue_date <> DATE '2025-12-25'";
+    let sum = |table: &str| {
+        crate::common::seasonal::scalar_text(
+            &crate::common::seasonal::independent(wh.path(), &format!("SELECT sum(net_revenue) AS v FROM {table} WHERE {range}")),
+            "v",
+        )
+    };
+    assert_eq!((sum("finance.daily_revenue"), sum("finance.daily_revenue_v2")), ("28164536.16".to_string(), "27860857.31".to_string()));
     for gate in ["row_count_tolerance", "unique_keys", "not_null", "schema", "expected_delta:net_revenue"] {
         assert!(md.contains(&format!("| {gate} | pass |")), "{gate} not passed:\n{md}");
     }
@@ -120,6 +129,17 @@ fn a_batch_expected_delta_stops_the_run_at_the_first_batch_outside_it() {
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("batch 1 failed its gate: batch_expected_delta:net_revenue: batch 1 net_revenue 341,063.96 → 336,971.63 (-1.20 %) over 7 partitions; expected -1.1 % to -0.9 %: outside by 0.10 percentage points"), "{stderr}");
+    // The batch's figures by an independent query over the files.
+    let sum = |table: &str| {
+        crate::common::seasonal::scalar_text(
+            &crate::common::seasonal::independent(
+                wh.path(),
+                &format!("SELECT sum(net_revenue) AS v FROM {table} WHERE revenue_date BETWEEN DATE '2024-12-01' AND DATE '2024-12-07'"),
+            ),
+            "v",
+        )
+    };
+    assert_eq!((sum("finance.daily_revenue"), sum("finance.daily_revenue_v2")), ("341063.96".to_string(), "336971.63".to_string()));
     let batches = wh.path().join("_backfills").join(ID).join("batches");
     assert_eq!(std::fs::read_dir(&batches).unwrap().count(), 1, "the run went on after the failed batch");
     let md = report(&spec, "md");

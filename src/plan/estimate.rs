@@ -62,11 +62,10 @@ impl Estimator {
     /// Read the footers of every source file inside the spec's range (dated sources)
     /// or of every file (undated sources). Views contribute nothing. Warns about NULL
     /// partition folders of the base and the sources (see [`warn_null_partitions`]).
-    pub(super) async fn load(wh: &Warehouse, spec: &Spec, sources: &[Source]) -> Result<Self, Error> {
+    pub(super) async fn load(wh: &Warehouse, spec: &Spec, sources: &[Source], base: &TableListing) -> Result<Self, Error> {
         let (start, end) = (spec.source_range.start, spec.source_range.end);
-        let base = &spec.target.table;
-        if !sources.iter().any(|s| &s.table == base) {
-            warn_null_partitions(&wh.list_table(base).await?, &spec.target.partition_key);
+        if !sources.iter().any(|s| s.table == spec.target.table) {
+            warn_null_partitions(base, &spec.target.partition_key);
         }
         let mut dated: Vec<(NaiveDate, DataFile)> = Vec::new();
         let mut undated: Vec<DataFile> = Vec::new();

@@ -98,6 +98,9 @@ pub struct Plan {
     pub view: ConsumerView,
     /// The catalog version read (0 when there is none).
     pub catalog_version: u64,
+    /// Bytes of the base table's files in the partitions to recompute (from the listing).
+    #[serde(skip)]
+    pub base_bytes: u64,
 }
 
 impl Plan {
@@ -123,7 +126,11 @@ impl Plan {
         let query = parse_query(&spec, &first_sql)?;
         let sources = resolve_sources(&spec, wh, &tables, &catalog, &relations(&query)).await?;
 
-        let estimator = estimate::Estimator::load(wh, &spec, &sources).await?;
+        let estimator = estimate::Estimator::load(wh, &spec, &sources, &listing).await?;
+        let key = &spec.target.partition_key;
+        let in_range: std::collections::BTreeSet<String> = partitions.iter().map(ToString::to_string).collect();
+        let base_bytes =
+            listing.files.iter().filter(|f| f.partition_value(key).is_some_and(|v| in_range.contains(v))).map(|f| f.size).sum();
         let without_source = estimator.without_files(&partitions);
         let batches = partitions
             .chunks(per)
@@ -153,7 +160,18 @@ impl Plan {
             },
         };
         let downstream = downstream::find(&spec, &catalog);
-        Ok(Self { spec, columns, partitions, batches, sources, downstream, without_source, view, catalog_version: catalog.version })
+        Ok(Self {
+            spec,
+            columns,
+            partitions,
+            batches,
+            sources,
+            downstream,
+            without_source,
+            view,
+            catalog_version: catalog.version,
+            base_bytes,
+        })
     }
 }
 

@@ -117,7 +117,7 @@ pub async fn publish(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts:
     let range = state::read_json::<crate::reconcile::RangeReconciliation>(wh, &dir.range()).await?;
     let last_batch = checkpoints.iter().filter(|c| done.contains(&c.batch)).map(|c| c.finished_at).max();
     let range = match range {
-        Some(r) if r.fingerprint == record.fingerprint && last_batch.is_none_or(|t| r.computed_at >= t) => r,
+        Some(r) if r.covers(&record.fingerprint, last_batch) => r,
         _ => return refuse("the whole-range reconciliation has not been computed since the last batch finished\n  fix: backfill run SPEC --execute (it computes it once every batch is done)".into()),
     };
     let failed: Vec<String> = range.failed().iter().map(|g| format!("{}: {}", g.name, g.detail)).collect();

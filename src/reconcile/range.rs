@@ -77,6 +77,13 @@ impl RangeReconciliation {
         Ok(Self { fingerprint: fingerprint.to_string(), computed_at: now, partitions, base_rows, shadow_rows, metrics, gates })
     }
 
+    /// Whether this record speaks for the run under `fingerprint` whose last batch
+    /// finished at `last_batch`: same plan, computed after that batch (a batch redone
+    /// later makes it stale).
+    pub fn covers(&self, fingerprint: &str, last_batch: Option<DateTime<Utc>>) -> bool {
+        self.fingerprint == fingerprint && last_batch.is_none_or(|t| self.computed_at >= t)
+    }
+
     /// The gates that did not pass.
     pub fn failed(&self) -> Vec<&Gate> {
         self.gates.iter().filter(|g| !g.passed()).collect()

@@ -133,13 +133,7 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(o, "<h2>Unchanged rows (sample)</h2>\n{}", table(&r.unchanged_sample));
     let _ = writeln!(o, "<h2>Added rows (sample)</h2>\n{}", table(&r.added_sample));
     let _ = writeln!(o, "<h2>Removed rows (sample)</h2>\n{}", table(&r.removed_sample));
-    let list = |v: &[chrono::NaiveDate]| {
-        if v.is_empty() {
-            "none".to_string()
-        } else {
-            v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-        }
-    };
+    let list = super::date_list;
     let _ = writeln!(
         o,
         "<h2>Skipped partitions</h2>\n<p>Excluded: {}. Without source data: {}.</p>",

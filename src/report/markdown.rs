@@ -106,13 +106,7 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(o, "## Unchanged rows (sample)\n\n{}", table(&r.unchanged_sample));
     let _ = writeln!(o, "## Added rows (sample)\n\n{}", table(&r.added_sample));
     let _ = writeln!(o, "## Removed rows (sample)\n\n{}", table(&r.removed_sample));
-    let list = |v: &[chrono::NaiveDate]| {
-        if v.is_empty() {
-            "none".to_string()
-        } else {
-            v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-        }
-    };
+    let list = super::date_list;
     let _ = writeln!(
         o,
         "## Skipped partitions\n\n- excluded: {}\n- without source data: {}\n",

@@ -13,6 +13,15 @@ pub mod markdown;
 mod tables;
 
 pub use tables::comparisons;
+
+/// Dates as a comma-separated list, or `none`.
+pub fn date_list(dates: &[NaiveDate]) -> String {
+    if dates.is_empty() {
+        "none".to_string()
+    } else {
+        dates.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    }
+}
 use tables::{first_rows, merge_top_changes};
 
 use chrono::NaiveDate;
@@ -161,7 +170,7 @@ pub fn build(plan: &Plan, fingerprint: &str, checkpoints: &[Checkpoint], range: 
     let rows = RowClasses::of(&partitions);
     let complete = done.len() == plan.batches.len();
     let last_batch = done.iter().map(|c| c.finished_at).max();
-    let range = range.filter(|r| complete && r.fingerprint == fingerprint && last_batch.is_none_or(|t| r.computed_at >= t));
+    let range = range.filter(|r| complete && r.covers(fingerprint, last_batch));
 
     // One line per gate name: failed if any batch failed it (the first failure named).
     let mut gate_list: Vec<Gate> = Vec::new();

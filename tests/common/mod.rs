@@ -101,3 +101,19 @@ pub fn executed_copy() -> tempfile::TempDir {
     copy_tree(done.path(), dir.path());
     dir
 }
+
+/// Thousands separators in a plain decimal string (`-303678.85` → `-303,678.85`), for
+/// matching figures from an independent query against what backfill prints.
+pub fn grouped(plain: &str) -> String {
+    let (sign, rest) = plain.strip_prefix('-').map_or(("", plain), |r| ("-", r));
+    let (int, frac) = rest.split_once('.').map_or((rest, None), |(i, f)| (i, Some(f)));
+    let digits: Vec<char> = int.chars().collect();
+    let mut out = String::new();
+    for (i, c) in digits.iter().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(*c);
+    }
+    format!("{sign}{out}{}", frac.map_or(String::new(), |f| format!(".{f}")))
+}

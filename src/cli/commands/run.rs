@@ -10,6 +10,7 @@ use backfill::execute::run::ExecuteOptions;
 use backfill::execute::session::SessionOptions;
 use backfill::number::{count, or_null, percent};
 use backfill::render::Templates;
+use backfill::report::date_list;
 use backfill::Error;
 
 use crate::cli::common::{bytes, compile, print, Global};
@@ -146,14 +147,6 @@ async fn execute(args: &Args, c: &crate::cli::common::Compiled, session: Session
     ))
 }
 
-fn dates(list: &[chrono::NaiveDate]) -> String {
-    if list.is_empty() {
-        "none".into()
-    } else {
-        list.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-    }
-}
-
 fn text(r: &DryRun, plan: &backfill::plan::Plan, args: &Args, global: &Global) -> String {
     let c = &r.classes;
     let mut o = String::new();
@@ -170,7 +163,7 @@ fn text(r: &DryRun, plan: &backfill::plan::Plan, args: &Args, global: &Global) -
         }
         Coverage::Sample => {
             let _ = writeln!(o, "  evaluated       a sample of {} of {} partitions, every month represented (estimated scan {} is over the budget {}): the deltas are estimates", r.evaluated.len(), count(r.partitions as u64), bytes(r.estimated_bytes), bytes(r.budget));
-            let _ = writeln!(o, "  sampled         {}", dates(&r.evaluated));
+            let _ = writeln!(o, "  sampled         {}", date_list(&r.evaluated));
         }
     }
     let _ = writeln!(
@@ -209,8 +202,8 @@ fn text(r: &DryRun, plan: &backfill::plan::Plan, args: &Args, global: &Global) -
         };
         let _ = writeln!(o, "  {:<15} {} → {}{over} ({delta}){verdict}", m.name, or_null(m.old.as_ref()), or_null(m.new.as_ref()));
     }
-    let _ = writeln!(o, "  excluded        {}", dates(&r.excluded));
-    let _ = writeln!(o, "  without source  {}", dates(&r.without_source));
+    let _ = writeln!(o, "  excluded        {}", date_list(&r.excluded));
+    let _ = writeln!(o, "  without source  {}", date_list(&r.without_source));
     let det = if r.deterministic {
         "yes: two evaluations gave identical rows"
     } else {

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
@@ -132,9 +133,15 @@ async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, Erro
 
 /// Evaluate each group of partitions as a batch of its own (so each reads only its own
 /// source partitions) twice, sorted by every column; returns the first evaluation and
-/// whether the second gave the same rows.
-async fn evaluate(ctx: &SessionContext, r: &StatementRenderer<'_>, groups: &[Vec<NaiveDate>]) -> Result<(Vec<RecordBatch>, bool), Error> {
-    let (mut out, mut same) = (Vec::new(), true);
+/// whether the second gave the same rows, and the rows' schema.
+///
+/// Errors: engine errors; [`Error::Usage`] for no groups.
+async fn evaluate(
+    ctx: &SessionContext,
+    r: &StatementRenderer<'_>,
+    groups: &[Vec<NaiveDate>],
+) -> Result<(Vec<RecordBatch>, bool, SchemaRef), Error> {
+    let (mut out, mut same, mut schema_of) = (Vec::new(), true, None);
     for partitions in groups {
         let batch = Batch { number: 0, partitions: partitions.clone(), estimate: Estimate::default() };
         let sql = r.render_step(Step::EvaluateBatch, Some(&batch))?;
@@ -147,19 +154,10 @@ async fn evaluate(ctx: &SessionContext, r: &StatementRenderer<'_>, groups: &[Vec
         let together = |b: &[RecordBatch]| concat_batches(&schema, b).map_err(|e| engine(e.into()));
         same &= together(&first)? == together(&second)?;
         out.extend(first);
+        schema_of = Some(schema);
     }
-    Ok((out, same))
-}
-
-/// Estimated bytes a whole-range evaluation reads: the sources' estimate plus the base's
-/// files in the range's partitions.
-async fn estimated_scan(plan: &Plan, wh: &Warehouse) -> Result<u64, Error> {
-    let listing = wh.list_table(&plan.spec.target.table).await?;
-    let key = &plan.spec.target.partition_key;
-    let in_range: std::collections::BTreeSet<String> = plan.partitions.iter().map(|d| d.to_string()).collect();
-    let base: u64 =
-        listing.files.iter().filter(|f| f.partition.iter().any(|(k, v)| k == key && in_range.contains(v))).map(|f| f.size).sum();
-    Ok(plan.estimate().bytes + base)
+    let schema = schema_of.ok_or_else(|| Error::Usage("the dry run has no partition to evaluate".into()))?;
+    Ok((out, same, schema))
 }
 
 /// Run the dry run for `plan` against `wh`.
@@ -172,7 +170,9 @@ pub async fn dry_run(plan: &Plan, wh: &Warehouse, templates: &Templates, opts: &
     let ctx = session::open(wh, &catalog::latest(wh).await?, &opts.session).await?;
     output::check(&ctx, plan, &plan.batches[0].partitions).await?;
 
-    let estimated_bytes = estimated_scan(plan, wh).await?;
+    // Estimated bytes a whole-range evaluation reads: the sources' footers plus the base's
+    // files in the range (the plan's listing).
+    let estimated_bytes = plan.estimate().bytes + plan.base_bytes;
     let coverage = if estimated_bytes <= opts.budget { Coverage::WholeRange } else { Coverage::Sample };
     let (evaluated, groups): (Vec<NaiveDate>, Vec<Vec<NaiveDate>>) = match coverage {
         Coverage::WholeRange => (plan.partitions.clone(), plan.batches.iter().map(|b| b.partitions.clone()).collect()),
@@ -182,16 +182,7 @@ pub async fn dry_run(plan: &Plan, wh: &Warehouse, templates: &Templates, opts: &
         }
     };
     let r = StatementRenderer::new(plan, templates, &evaluated_table())?;
-    let (rows, deterministic) = evaluate(&ctx, &r, &groups).await?;
-    let schema = ctx
-        .sql(
-            &r.render_step(Step::EvaluateBatch, Some(&Batch { number: 0, partitions: vec![evaluated[0]], estimate: Estimate::default() }))?,
-        )
-        .await
-        .map_err(engine)?
-        .schema()
-        .inner()
-        .clone();
+    let (rows, deterministic, schema) = evaluate(&ctx, &r, &groups).await?;
     register(&ctx, &evaluated_table(), MemTable::try_new(schema.clone(), vec![rows]).map_err(engine)?)?;
 
     let batch = Batch { number: 0, partitions: evaluated.clone(), estimate: Estimate::default() };
