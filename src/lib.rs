@@ -28,6 +28,7 @@ pub mod render;
 pub mod report;
 pub mod sample;
 pub mod spec;
+pub mod sql;
 pub mod warehouse;
 
 pub use error::{Error, ErrorKind};

@@ -262,7 +262,7 @@ impl BatchRunner {
         // The write keeps only rows of the batch's partitions, so a NULL key would vanish
         // silently; refuse it instead, before anything of this batch is written.
         let phase = Instant::now();
-        let transform = crate::render::transform::TransformTemplate::compile(spec)?.render(spec, &batch.partitions)?;
+        let transform = crate::plan::transform::TransformTemplate::compile(spec)?.render(spec, &batch.partitions)?;
         output::null_partition_keys(&self.ctx, &self.plan, &transform).await?;
         tracing::debug!(batch = batch.number, ms = phase.elapsed().as_millis() as u64, "checked partition keys");
         let phase = Instant::now();

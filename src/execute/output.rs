@@ -7,8 +7,8 @@ use datafusion::arrow::compute::can_cast_types;
 use datafusion::prelude::SessionContext;
 
 use crate::plan::Plan;
-use crate::render::sql::quote_ident;
-use crate::render::transform::{transform_error, TransformTemplate};
+use crate::sql::quote_ident;
+use crate::plan::transform::{transform_error, TransformTemplate};
 use crate::Error;
 
 /// Plan the transform for `partitions` and compare its columns with the base's; then

@@ -8,7 +8,7 @@ use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 use serde::Serialize;
 
 use crate::catalog::CatalogVersion;
-use crate::render::transform::relations;
+use crate::plan::transform::relations;
 use crate::spec::Spec;
 
 /// How a dependent was found.

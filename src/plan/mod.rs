@@ -5,6 +5,7 @@
 
 mod downstream;
 mod estimate;
+pub mod transform;
 
 use chrono::NaiveDate;
 use datafusion::arrow::datatypes::DataType;
@@ -14,8 +15,8 @@ pub use downstream::{Dependent, DependentKind};
 pub use estimate::Estimate;
 
 use crate::catalog::{self, CatalogVersion};
-use crate::render::sql::sql_type;
-use crate::render::transform::{parse_query, relations, TransformTemplate};
+use crate::sql::sql_type;
+use crate::plan::transform::{parse_query, relations, TransformTemplate};
 use crate::spec::{Spec, TableName};
 use crate::warehouse::{read_footer, PartitionType, TableListing, Warehouse};
 use crate::Error;
@@ -156,7 +157,7 @@ impl Plan {
             Some(v) => ConsumerView { exists: true, body: v.sql.trim().to_string() },
             None => ConsumerView {
                 exists: false,
-                body: format!("SELECT * FROM {}", crate::render::sql::quote_table(&spec.target.table.to_string())),
+                body: format!("SELECT * FROM {}", crate::sql::quote_table(&spec.target.table.to_string())),
             },
         };
         let downstream = downstream::find(&spec, &catalog);
@@ -293,9 +294,9 @@ async fn resolve_sources(
 ) -> Result<Vec<Source>, Error> {
     let mut out = Vec::new();
     for name in names {
-        let at = crate::render::transform::find_in_transform(spec, name);
+        let at = crate::plan::transform::find_in_transform(spec, name);
         let missing = |what: String| {
-            crate::render::transform::transform_error(
+            crate::plan::transform::transform_error(
                 spec,
                 at,
                 what,

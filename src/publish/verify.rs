@@ -9,7 +9,7 @@ use crate::catalog::CatalogVersion;
 use crate::error::engine;
 use crate::execute::session::{self, SessionOptions};
 use crate::plan::Plan;
-use crate::render::sql::{date_literal, quote_ident, quote_table};
+use crate::sql::{date_literal, quote_ident, quote_table};
 use crate::warehouse::Warehouse;
 use crate::Error;
 

@@ -3,11 +3,8 @@
 //! DataFusion's parser before anyone sees it; and computes the plan fingerprint.
 //! Renders only; writes nothing.
 
-pub mod sql;
 pub mod templates;
-pub mod transform;
 
-use datafusion::sql::parser::DFParser;
 use minijinja::{context, Environment, Value};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -16,7 +13,8 @@ pub use templates::{Templates, DIALECT};
 
 use crate::plan::{Batch, Plan};
 use crate::spec::SpecError;
-use transform::TransformTemplate;
+use crate::plan::transform::{self, TransformTemplate};
+use crate::sql::{self, check_parses};
 
 /// The URL under which the warehouse root is mounted in backfill's DataFusion session.
 /// Rendered locations use it so a plan (and its fingerprint) does not depend on where
@@ -444,17 +442,6 @@ fn compare_ctx(spec: &crate::spec::Spec, c: &crate::plan::Column) -> CompareCtx 
         (None, false)
     };
     CompareCtx { name: c.name.clone(), tolerance: tolerance.map(Value::from_safe_string), relative }
-}
-
-/// Parse `sql` with DataFusion's parser; it must be exactly one statement.
-///
-/// Errors: the parser's message, or how many statements there were.
-pub fn check_parses(sql: &str) -> Result<(), String> {
-    let stmts = DFParser::parse_sql(sql).map_err(|e| e.to_string())?;
-    match stmts.len() {
-        1 => Ok(()),
-        n => Err(format!("expected one statement, found {n}")),
-    }
 }
 
 /// The `execution` fields the fingerprint leaves out: throttles, which change how fast

@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use minijinja::Environment;
 
-use super::sql;
+use crate::sql::new_environment;
 
 /// The dialect that is executed; the only one rendered today.
 pub const DIALECT: &str = "datafusion";
@@ -73,19 +73,4 @@ impl Templates {
         }
         Ok(env)
     }
-}
-
-/// An environment with backfill's SQL rules: strict undefined variables, every printed
-/// value formatted as a SQL literal unless safe ([`sql::format_value`]), and the
-/// filters `ident`, `table` and `sql_list`.
-pub fn new_environment() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_auto_escape_callback(|_| AutoEscape::Custom("sql"));
-    env.set_formatter(sql::format_value);
-    env.add_filter("ident", sql::ident_filter);
-    env.add_filter("table", sql::table_filter);
-    env.add_filter("sql_list", sql::sql_list_filter);
-    env.set_keep_trailing_newline(false);
-    env
 }

@@ -12,8 +12,8 @@ use datafusion::sql::sqlparser::ast::{visit_relations, Query, Statement, Visit, 
 use minijinja::{context, Environment, Value};
 use regex::Regex;
 
-use super::sql::date_value;
-use super::templates::new_environment;
+use crate::sql::date_value;
+use crate::sql::new_environment;
 use crate::spec::{Spec, SpecError, TransformOrigin};
 
 /// The transform template of one spec, compiled once.

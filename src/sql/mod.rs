@@ -1,4 +1,4 @@
-//! SQL text helpers for templates: identifier quoting, literal formatting and Arrow
+//! Shared leaf: SQL text helpers for templates and for the stages that build SQL: identifier quoting, literal formatting and Arrow
 //! type names. Every value a template prints goes through [`format_value`], so a plain
 //! `{{ x }}` is always a quoted literal; only values built here as safe SQL (dates,
 //! quoted identifiers, parsed expressions) print as they are.
@@ -9,7 +9,8 @@ use chrono::NaiveDate;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::sql::sqlparser::keywords::ALL_KEYWORDS;
 use minijinja::value::{Value, ValueKind};
-use minijinja::{Error, ErrorKind, Output, State};
+use datafusion::sql::parser::DFParser;
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior};
 use regex::Regex;
 
 static PLAIN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z_][a-z0-9_]*$").unwrap());
@@ -127,6 +128,32 @@ pub fn sql_type(t: &DataType) -> Option<String> {
         DataType::Dictionary(_, v) => return sql_type(v),
         _ => return None,
     })
+}
+
+/// An environment with backfill's SQL rules: strict undefined variables, every printed
+/// value formatted as a SQL literal unless safe ([`format_value`]), and the
+/// filters `ident`, `table` and `sql_list`.
+pub fn new_environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::Custom("sql"));
+    env.set_formatter(format_value);
+    env.add_filter("ident", ident_filter);
+    env.add_filter("table", table_filter);
+    env.add_filter("sql_list", sql_list_filter);
+    env.set_keep_trailing_newline(false);
+    env
+}
+
+/// Parse `sql` with DataFusion's parser; it must be exactly one statement.
+///
+/// Errors: the parser's message, or how many statements there were.
+pub fn check_parses(sql: &str) -> Result<(), String> {
+    let stmts = DFParser::parse_sql(sql).map_err(|e| e.to_string())?;
+    match stmts.len() {
+        1 => Ok(()),
+        n => Err(format!("expected one statement, found {n}")),
+    }
 }
 
 #[cfg(test)]
