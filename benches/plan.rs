@@ -52,7 +52,7 @@ fn main() {
             let build = b.elapsed();
             let r = Instant::now();
             let rendered = render(&plan, &Templates::default()).expect("render");
-            (plan.partitions.len(), plan.batches.len(), rendered.statements.len(), build, r.elapsed())
+            (plan.partitions.len(), plan.batches.len(), rendered.statements().count(), build, r.elapsed())
         });
         times.push(t.elapsed());
         stages.push((build, rendering));

@@ -10,9 +10,11 @@
 use std::path::Path;
 use std::time::Instant;
 
-use backfill::execute::run::{execute, ExecuteOptions, Silent};
+use backfill::execute::progress::Silent;
+use backfill::execute::run::{execute, ExecuteOptions};
 use backfill::execute::session::{self, SessionOptions};
 use backfill::plan::Plan;
+use backfill::reconcile::{BatchReconciler, Checkpoint};
 use backfill::render::{render, Templates, WAREHOUSE_URL};
 use backfill::spec::Spec;
 use backfill::warehouse::Warehouse;
@@ -94,17 +96,19 @@ fn main() {
             let wh = Warehouse::open(&wh_dir.display().to_string()).unwrap();
             let plan = Plan::build(spec, &wh).await.unwrap();
             let rendered = render(&plan, &Templates::default()).unwrap();
-            let summary = execute(&plan, &rendered, &wh, &ExecuteOptions::default(), std::sync::Arc::new(Silent)).await.unwrap();
+            let checks = std::sync::Arc::new(BatchReconciler::new(&plan, &rendered, &wh));
+            let summary =
+                execute(&plan, &rendered, &wh, &ExecuteOptions::default(), std::sync::Arc::new(Silent), checks.clone()).await.unwrap();
             let elapsed = t.elapsed();
             if report {
                 // The run's HTML report, kept for a look in a browser.
-                let dir = backfill::execute::state::BackfillDir::new(&plan.spec.backfill_id);
-                let checkpoints = backfill::execute::state::checkpoints(&wh, &dir).await.unwrap();
+                let dir = backfill::state::BackfillDir::new(&plan.spec.backfill_id);
+                let checkpoints: Vec<Checkpoint> = backfill::state::checkpoints(&wh, &dir).await.unwrap();
                 let html = backfill::report::html::render(&backfill::report::build(
                     &plan,
                     &rendered.fingerprint,
                     &checkpoints,
-                    summary.range.as_ref(),
+                    checks.range().as_ref(),
                 ));
                 let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tpch-report.html");
                 std::fs::write(&out, html).unwrap();

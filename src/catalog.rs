@@ -39,6 +39,13 @@ pub struct CatalogVersion {
     pub release: Option<Release>,
 }
 
+impl CatalogVersion {
+    /// Whether backfill `id` is published in `view` according to this version.
+    pub fn is_published(&self, view: &str, id: &str) -> bool {
+        self.published.get(view).is_some_and(|ids| ids.iter().any(|x| x == id))
+    }
+}
+
 /// What a release did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -163,6 +170,23 @@ pub async fn commit(wh: &Warehouse, next: &CatalogVersion) -> Result<(), Catalog
         Err(object_store::Error::AlreadyExists { .. }) => Err(CatalogError::Conflict { version: next.version }),
         Err(e) => Err(wh.store_error(e).into()),
     }
+}
+
+/// Define `view` as `body` in a catalog commit of its own, unless `current` defines it
+/// already. Returns the catalog as it now is.
+///
+/// Errors: [`CatalogError::Conflict`] (exit 4) when another commit landed first; store failures.
+pub async fn create_view(wh: &Warehouse, current: CatalogVersion, view: &str, body: &str) -> Result<CatalogVersion, CatalogError> {
+    if current.views.contains_key(view) {
+        return Ok(current);
+    }
+    let mut next = current;
+    next.version += 1;
+    next.release = None;
+    next.views.insert(view.to_string(), View { sql: body.to_string() });
+    commit(wh, &next).await?;
+    tracing::info!(view, version = next.version, "created the consumer view over the base table");
+    Ok(next)
 }
 
 /// Read version `n`.

@@ -2,7 +2,6 @@
 //! code in one place (DESIGN.md, exit codes).
 
 use crate::catalog::CatalogError;
-use crate::render::RenderError;
 use crate::spec::SpecError;
 use crate::warehouse::WarehouseError;
 
@@ -127,4 +126,34 @@ pub fn engine(e: datafusion::error::DataFusionError) -> Error {
 /// Wrap an object-store error of warehouse `wh` (exit 3).
 pub fn store_err(wh: &crate::warehouse::Warehouse, e: object_store::Error) -> Error {
     Error::Warehouse(wh.store_error(e))
+}
+
+/// Errors while rendering.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// A template does not compile or render (exit 2).
+    #[error("template {template}: {message}\n  fix: correct the template, or drop the --templates override")]
+    Template {
+        /// The template file.
+        template: String,
+        /// minijinja's message.
+        message: String,
+    },
+    /// A rendered statement does not parse (exit 2).
+    #[error("template {template} rendered SQL that does not parse ({step}{batch}): {message}\n--- rendered SQL ---\n{sql}\n  fix: correct the template")]
+    Parse {
+        /// The template file.
+        template: String,
+        /// The step (`write_batch`).
+        step: &'static str,
+        /// `, batch N` or empty.
+        batch: String,
+        /// The parser's message.
+        message: String,
+        /// The statement as rendered.
+        sql: String,
+    },
+    /// The transform, which comes from the spec, failed (exit 2).
+    #[error(transparent)]
+    Spec(#[from] crate::spec::SpecError),
 }

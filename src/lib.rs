@@ -29,6 +29,7 @@ pub mod report;
 pub mod sample;
 pub mod spec;
 pub mod sql;
+pub mod state;
 pub mod warehouse;
 
 pub use error::{Error, ErrorKind};

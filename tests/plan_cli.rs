@@ -58,8 +58,10 @@ fn fixture_plan_has_the_expected_scope() {
     assert_eq!(downstream, ["reporting.revenue_by_month", "reporting.revenue_ytd", "dashboard:finance-revenue", "export:erp-monthly"]);
     assert_eq!(doc["fingerprint"].as_str().unwrap().len(), 64);
     let steps: Vec<&str> = doc["statements"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
-    assert_eq!(&steps[..4], ["prepare_view", "create_shadow", "write_batch", "commit_batch"]);
-    assert_eq!(&steps[steps.len() - 4..], ["view_swap", "ledger_publish", "rollback", "ledger_rollback"]);
+    // Only statements that are executed: moving files into the shadow and the ledger row
+    // are backfill's own work, not SQL.
+    assert_eq!(&steps[..4], ["prepare_view", "create_shadow", "write_batch", "reconcile_partitions"]);
+    assert_eq!(&steps[steps.len() - 3..], ["reconcile_range", "view_swap", "rollback"]);
 }
 
 #[test]

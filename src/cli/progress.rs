@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use backfill::execute::run::Progress;
-use backfill::execute::state::{BatchState, Checkpoint};
+use backfill::execute::progress::{Finished, Progress};
 use backfill::plan::Batch;
+use backfill::state::BatchState;
 
 use super::common::bytes;
 use backfill::number::count;
@@ -47,7 +47,7 @@ impl Progress for Reporter {
         tracing::debug!(batch = batch.number, partitions = batch.partitions.len(), "batch started");
     }
 
-    fn batch_finished(&self, c: &Checkpoint, elapsed: Duration) {
+    fn batch_finished(&self, c: &Finished, elapsed: Duration) {
         let state = match c.state {
             BatchState::Done => "done",
             BatchState::Failed => "FAILED",
@@ -56,7 +56,7 @@ impl Progress for Reporter {
             "batch {}/{} {state}: {} partitions, {} rows, {} read, {:.1?} (attempt {})",
             c.batch,
             self.total,
-            c.partitions.len(),
+            c.partitions,
             count(c.rows_written),
             bytes(c.bytes_scanned),
             elapsed,

@@ -1,17 +1,18 @@
-//! Stage 4: execution in DataFusion. [`session`] opens the engine over the warehouse;
-//! [`dry_run`] evaluates a sample of partitions in memory and compares them with the
-//! base without writing anything; [`output`] checks that a transform's result fits the
-//! base table; [`run`] writes the shadow batch by batch (`run --execute`), keeping its
-//! checkpoints and lease in [`state`]. [`pruning`] makes a scan of a few partitions of a
-//! large table cheap to plan.
+//! Stage 4: execution. [`session`] opens DataFusion over the warehouse; [`engine`] is
+//! the seam every statement goes through ([`engine::Engine`], embedded
+//! [`engine::DataFusionEngine`]); [`output`] checks that a transform's result fits the
+//! base table; [`run`] writes the shadow batch by batch (`run --execute`, one batch:
+//! `batch`), keeping checkpoints and the lease in [`crate::state`] and handing each
+//! committed batch to the run's [`checks::Checks`], which the reconciliation stage
+//! implements. [`pruning`] makes a scan of a few partitions of a large table cheap to plan.
 
 mod batch;
-pub mod dry_run;
+pub mod checks;
+pub mod engine;
 pub mod output;
+pub mod progress;
 pub mod pruning;
 pub mod run;
 pub mod session;
-pub mod state;
-mod table;
 
-pub use table::Table;
+pub use batch::LEASE_TTL_MINUTES;

@@ -4,11 +4,12 @@
 //! the transform's line in the spec (exit 2) before anything is written.
 
 use datafusion::arrow::compute::can_cast_types;
-use datafusion::prelude::SessionContext;
 
+use super::engine::Engine;
+
+use crate::plan::transform::{transform_error, TransformTemplate};
 use crate::plan::Plan;
 use crate::sql::quote_ident;
-use crate::plan::transform::{transform_error, TransformTemplate};
 use crate::Error;
 
 /// Plan the transform for `partitions` and compare its columns with the base's; then
@@ -16,10 +17,10 @@ use crate::Error;
 ///
 /// Errors: [`Error::Spec`] naming each missing, extra or non-castable column, or the
 /// NULL partition values; [`Error::Engine`] when the transform does not plan.
-pub async fn check(ctx: &SessionContext, plan: &Plan, partitions: &[chrono::NaiveDate]) -> Result<(), Error> {
+pub async fn check(engine: &dyn Engine, plan: &Plan, partitions: &[chrono::NaiveDate]) -> Result<(), Error> {
     let spec = &plan.spec;
     let sql = TransformTemplate::compile(spec)?.render(spec, partitions)?;
-    let df = ctx.sql(&sql).await.map_err(|e| {
+    let produced = engine.query_schema(&sql).await.map_err(|e| {
         transform_error(
             spec,
             None,
@@ -27,7 +28,6 @@ pub async fn check(ctx: &SessionContext, plan: &Plan, partitions: &[chrono::Naiv
             "fix the SQL so that it runs against the warehouse's tables",
         )
     })?;
-    let produced = df.schema().clone();
     let fix = "make the transform's SELECT list produce exactly the base table's columns, by name";
     let mut problems = Vec::new();
     for column in &plan.columns {
@@ -57,20 +57,17 @@ pub async fn check(ctx: &SessionContext, plan: &Plan, partitions: &[chrono::Naiv
         )
         .into());
     }
-    null_partition_keys(ctx, plan, &sql).await
+    null_partition_keys(engine, plan, &sql).await
 }
 
 /// Count the rows of rendered transform `sql` whose partition key is NULL; any is an error.
 ///
 /// Errors: [`Error::Spec`] at the transform when there are some; engine errors.
-pub async fn null_partition_keys(ctx: &SessionContext, plan: &Plan, sql: &str) -> Result<(), Error> {
+pub async fn null_partition_keys(engine: &dyn Engine, plan: &Plan, sql: &str) -> Result<(), Error> {
     let spec = &plan.spec;
     let key = quote_ident(&spec.target.partition_key);
-    let nulls = ctx
-        .sql(&format!("SELECT count(*) AS n FROM ({sql}) AS t WHERE t.{key} IS NULL"))
-        .await
-        .map_err(|e| Error::Engine(Box::new(e)))?
-        .collect()
+    let nulls = engine
+        .query(&format!("SELECT count(*) AS n FROM ({sql}) AS t WHERE t.{key} IS NULL"))
         .await
         .map_err(|e| Error::Engine(Box::new(e)))?;
     let n =

@@ -11,27 +11,23 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
-use datafusion::common::TableReference;
 use object_store::path::Path as ObjectPath;
 
-use super::batch::{joined, run_statement, save_sql, statement, BatchRunner};
+use super::batch::{BatchRunner, LEASE_TTL_MINUTES};
+use super::checks::Checks;
+use super::engine::{joined, DataFusionEngine, Engine};
 use super::output;
+use super::progress::Progress;
 use super::session::{self, SessionOptions};
-use super::state::{self, BackfillDir, BatchState, Checkpoint, Lease, PlanRecord};
 use crate::catalog;
-use crate::error::engine;
 use crate::plan::{Batch, Plan};
-use crate::reconcile::{self, RangeReconciliation};
-use crate::render::{RenderedPlan, Step};
-use crate::spec::TableName;
+use crate::render::RenderedPlan;
+use crate::sql::view_definition;
+use crate::state::{self, BackfillDir, BatchState, Lease, PlanRecord};
 use crate::warehouse::Warehouse;
 use crate::Error;
-
-/// How long a lease lasts before another run may take it over; renewed after each batch.
-pub const LEASE_TTL_MINUTES: i64 = 60;
 
 /// Options of one `run --execute`.
 #[derive(Debug, Clone, Default)]
@@ -43,20 +39,6 @@ pub struct ExecuteOptions {
     /// Discard the shadow and the checkpoints and begin again.
     pub restart: bool,
 }
-
-/// What a run reports as it goes.
-pub trait Progress: Send + Sync {
-    /// A batch is about to run.
-    fn batch_started(&self, _batch: &Batch) {}
-    /// A batch finished (done or failed).
-    fn batch_finished(&self, _checkpoint: &Checkpoint, _elapsed: Duration) {}
-    /// The run waits, and why.
-    fn waiting(&self, _why: &str) {}
-}
-
-/// Progress that reports nothing.
-pub struct Silent;
-impl Progress for Silent {}
 
 /// The outcome of a run that did not fail.
 #[derive(Debug, Clone, Default)]
@@ -74,11 +56,9 @@ pub struct RunSummary {
     /// Milliseconds spent reconciling (reading both sides, every reconciliation
     /// statement), summed over batches.
     pub reconcile_ms: f64,
-    /// Each metric over the whole range, computed when the last batch was done.
-    pub range: Option<RangeReconciliation>,
 }
 
-/// Run `plan` for real. See the module documentation.
+/// Run `plan` for real, checking each batch with `checks`. See the module documentation.
 ///
 /// Errors: [`Error::Conflict`] (exit 4) when another run holds the lease;
 /// [`Error::Usage`] (exit 2) when the plan changed since the run began;
@@ -87,12 +67,13 @@ pub struct RunSummary {
 /// `expected_delta` gate, or the byte budget is exceeded; [`Error::Timeout`] (exit 3)
 /// when a statement runs past `query_timeout`; [`Error::MissingColumn`] (exit 2, before
 /// any batch) when a reconciliation statement does not return a column backfill reads.
-pub async fn execute(
+pub async fn execute<C: Checks>(
     plan: &Plan,
     rendered: &RenderedPlan,
     wh: &Warehouse,
     opts: &ExecuteOptions,
     progress: Arc<dyn Progress>,
+    checks: Arc<C>,
 ) -> Result<RunSummary, Error> {
     let spec = &plan.spec;
     let estimate = plan.estimate();
@@ -104,7 +85,7 @@ pub async fn execute(
             )));
         }
     }
-    if crate::publish::is_published(&catalog::latest(wh).await?, &spec.target.view.to_string(), &spec.backfill_id) {
+    if catalog::latest(wh).await?.is_published(&spec.target.view.to_string(), &spec.backfill_id) {
         return Err(Error::Gate(format!(
             "refused: {} is published in {}, and a published shadow is immutable\n  fix: backfill rollback SPEC first, then run again",
             spec.backfill_id, spec.target.view
@@ -113,19 +94,21 @@ pub async fn execute(
     let dir = BackfillDir::new(&spec.backfill_id);
     let lease = Lease::mine(&spec.owner, Utc::now(), chrono::Duration::minutes(LEASE_TTL_MINUTES));
     state::acquire(wh, &dir, &lease, opts.force_unlock).await?;
-    let result = execute_leased(plan, rendered, wh, opts, progress, &dir, &lease).await;
+    let result = execute_leased(plan, rendered, wh, opts, progress, checks, &dir, &lease).await;
     let released = state::release(wh, &dir, &lease).await;
     let summary = result?;
     released?;
     Ok(summary)
 }
 
-async fn execute_leased(
+#[allow(clippy::too_many_arguments)]
+async fn execute_leased<C: Checks>(
     plan: &Plan,
     rendered: &RenderedPlan,
     wh: &Warehouse,
     opts: &ExecuteOptions,
     progress: Arc<dyn Progress>,
+    checks: Arc<C>,
     dir: &BackfillDir,
     lease: &Lease,
 ) -> Result<RunSummary, Error> {
@@ -164,42 +147,28 @@ async fn execute_leased(
         }
     }
 
-    let catalog = crate::publish::prepare_view(plan, wh).await?;
-    save_sql(wh, dir, statement(rendered, Step::PrepareView, None)).await?;
-    let ctx = session::open(wh, &catalog, &opts.session).await?;
-    output::check(&ctx, plan, &plan.batches[0].partitions).await?;
-    let create = statement(rendered, Step::CreateShadow, None);
-    save_sql(wh, dir, create).await?;
-    session::ensure_schema(&ctx, &spec.target.shadow.schema);
-    ctx.sql(&create.sql).await.map_err(engine)?.collect().await.map_err(engine)?;
-
-    let earlier = state::checkpoints(wh, dir).await?;
+    let engine = prepare(plan, rendered, wh, dir, opts).await?;
+    let earlier = state::checkpoints::<C::Outcome>(wh, dir).await?;
     let done: BTreeSet<u32> =
         earlier.iter().filter(|c| c.state == BatchState::Done && c.fingerprint == rendered.fingerprint).map(|c| c.batch).collect();
     let attempts = |b: u32| earlier.iter().find(|c| c.batch == b).map_or(0, |c| c.attempt);
     let pending: Vec<Batch> = plan.batches.iter().filter(|b| !done.contains(&b.number)).cloned().collect();
     let mut summary = RunSummary { skipped: done.len() as u32, ..Default::default() };
-    if let Some(first) = pending.first() {
-        check_result_columns(&ctx, rendered, spec, first.number).await?;
+    if let Some(first) = pending.first().and_then(|b| rendered.batch(b.number)) {
+        checks.before_batches(engine.as_ref(), first).await?;
         // The whole-range figures are recomputed after these batches; until then there are none.
         state::delete_prefix(wh, &dir.range()).await?;
     }
-    let registered = |t: &TableName| {
-        let r = TableReference::partial(t.schema.as_str(), t.table.as_str());
-        let ctx = &ctx;
-        async move { Ok::<_, Error>(ctx.table(r).await.map_err(engine)?.schema().inner().clone()) }
-    };
-    let schema_differences = reconcile::schema_differences(&registered(&spec.target.table).await?, &registered(&spec.target.shadow).await?);
     let runner = Arc::new(BatchRunner {
         plan: Arc::new(plan.clone()),
         rendered: Arc::new(rendered.clone()),
         wh: wh.clone(),
-        ctx,
+        engine: Arc::clone(&engine),
+        checks: Arc::clone(&checks),
         dir: dir.clone(),
         lease: lease.clone(),
         progress,
         shadow_lock: tokio::sync::Mutex::new(()),
-        schema_differences,
     });
     // Each batch is its own task, so that batches plan and run on separate cores; at most
     // max_concurrency are in flight. A failure stops the others (as a crash would, and
@@ -235,60 +204,41 @@ async fn execute_leased(
         tasks.shutdown().await;
     }
     outcome?;
-    // Every batch is done: each metric once over the whole range (DESIGN.md, numbers).
-    let range = whole_range(plan, rendered, wh, dir, &runner.ctx).await?;
-    let failed: Vec<String> = range.failed().iter().map(|g| format!("{}: {}", g.name, g.detail)).collect();
-    if !failed.is_empty() {
-        return Err(Error::Gate(format!(
-            "every batch is done, but the whole range failed its gates: {}; nothing can be published\n  fix: correct the transform or the expected range, then rerun with --restart",
-            failed.join("; ")
-        )));
-    }
-    summary.range = Some(range);
+    // Every batch is done: the checks of the whole range (DESIGN.md, numbers).
+    engine.refresh(&plan.spec.target.shadow);
+    checks.after_batches(engine.as_ref()).await?;
     Ok(summary)
 }
 
-/// Plan the reconciliation statements of batch `batch` and the whole-range statement,
-/// and check that each returns every column backfill reads from it
-/// ([`reconcile::read::check_columns`]) before anything of a batch is written.
+/// Open the engine over the catalog, define the consumer view if the catalog has none
+/// (`prepare_view`, then its own catalog commit), check the transform's output against
+/// the base, and declare the shadow (`create_shadow`).
 ///
-/// Errors: [`Error::MissingColumn`] (exit 2); engine errors when a statement does not plan.
-async fn check_result_columns(
-    ctx: &datafusion::prelude::SessionContext,
-    rendered: &RenderedPlan,
-    spec: &crate::spec::Spec,
-    batch: u32,
-) -> Result<(), Error> {
-    let read = rendered
-        .statements
-        .iter()
-        .filter(|s| (s.batch == Some(batch) && s.step.name().starts_with("reconcile")) || s.step == Step::ReconcileRange);
-    for s in read {
-        let df = ctx.sql(&s.sql).await.map_err(engine)?;
-        let columns: Vec<String> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
-        reconcile::read::check_columns(spec, s.step, &columns)?;
-    }
-    Ok(())
-}
-
-/// Run `reconcile_range` over the shadow as committed and the base as it is now, check
-/// the `expected_delta` gates, and keep the result as `range.json`.
-///
-/// Errors: engine, store and timeout errors; a result that lacks a column.
-async fn whole_range(
+/// Errors: [`catalog::CatalogError::Conflict`] (exit 4); [`Error::Spec`] (exit 2) when the
+/// transform's output does not fit the base; engine and store errors.
+async fn prepare(
     plan: &Plan,
     rendered: &RenderedPlan,
     wh: &Warehouse,
     dir: &BackfillDir,
-    ctx: &datafusion::prelude::SessionContext,
-) -> Result<RangeReconciliation, Error> {
+    opts: &ExecuteOptions,
+) -> Result<Arc<dyn Engine>, Error> {
     let spec = &plan.spec;
-    session::forget_listing(ctx, &spec.target.shadow);
-    let s = statement(rendered, Step::ReconcileRange, None).clone();
-    let (batches, _) = run_statement(wh.clone(), dir.clone(), ctx.clone(), s, spec.execution.query_timeout).await?;
-    let range = RangeReconciliation::from_result(spec, &batches, &rendered.fingerprint, plan.partitions.len() as u64, Utc::now())?;
-    state::write_json(wh, &dir.range(), &range).await?;
-    Ok(range)
+    let current = catalog::latest(wh).await?;
+    let ctx = session::open(wh, &current, &opts.session).await?;
+    for schema in [&spec.target.view.schema, &spec.target.shadow.schema] {
+        session::ensure_schema(&ctx, schema);
+    }
+    let engine = DataFusionEngine::new(ctx, wh, Some(dir.clone()), spec.execution.query_timeout);
+    engine.run(&rendered.prepare_view).await?;
+    let view = view_definition(&rendered.prepare_view.sql).map_err(|message| Error::Corrupt {
+        path: format!("the rendered statement {}", rendered.prepare_view.step),
+        message: format!("{message}\n  fix: the template must render one CREATE VIEW … AS <query>"),
+    })?;
+    catalog::create_view(wh, current, &spec.target.view.to_string(), &view.body).await?;
+    output::check(&engine, plan, &plan.batches[0].partitions).await?;
+    engine.run(&rendered.create_shadow).await?;
+    Ok(Arc::new(engine))
 }
 
 /// Dotted paths where two JSON values differ, e.g. `execution.partitions_per_batch`.

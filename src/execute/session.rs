@@ -234,3 +234,32 @@ async fn register_views(ctx: &SessionContext, catalog: &CatalogVersion) -> Resul
         pending = failed.into_iter().map(|(n, s, _)| (n, s)).collect();
     }
 }
+
+/// A session where each of `tables` is an in-memory table: one batch's partitions of
+/// the base and of the shadow. The rendered reconciliation statements run in it as they are.
+///
+/// The tables hold a few partitions, so planning, not execution, is the cost of every
+/// statement: one thread, one optimizer pass, and of the logical optimizer only the two
+/// rules the physical planner needs (COALESCE becomes CASE; join keys become equi-join
+/// keys for a hash join). Optimizer rules never change results, so leaving the others
+/// out only makes plans less clever; it halves planning time.
+///
+/// Errors: schemas that cannot form tables (engine error).
+pub fn in_memory(tables: Vec<super::engine::MemoryTable>) -> Result<SessionContext, crate::Error> {
+    use datafusion::optimizer::extract_equijoin_predicate::ExtractEquijoinPredicate;
+    use datafusion::optimizer::simplify_expressions::SimplifyExpressions;
+    use datafusion::optimizer::OptimizerRule;
+    let mut config = SessionConfig::new().with_target_partitions(1).with_information_schema(false);
+    config.options_mut().optimizer.max_passes = 1;
+    let rules: Vec<Arc<dyn OptimizerRule + Send + Sync>> =
+        vec![Arc::new(SimplifyExpressions::new()), Arc::new(ExtractEquijoinPredicate::new())];
+    let state =
+        datafusion::execution::SessionStateBuilder::new().with_config(config).with_default_features().with_optimizer_rules(rules).build();
+    let ctx = SessionContext::new_with_state(state);
+    for (name, schema, rows) in tables {
+        ensure_schema(&ctx, &name.schema);
+        let mem = datafusion::datasource::MemTable::try_new(schema, vec![rows]).map_err(engine)?;
+        ctx.register_table(TableReference::partial(name.schema.as_str(), name.table.as_str()), Arc::new(mem)).map_err(engine)?;
+    }
+    Ok(ctx)
+}

@@ -15,9 +15,9 @@ pub use downstream::{Dependent, DependentKind};
 pub use estimate::Estimate;
 
 use crate::catalog::{self, CatalogVersion};
-use crate::sql::sql_type;
 use crate::plan::transform::{parse_query, relations, TransformTemplate};
 use crate::spec::{Spec, TableName};
+use crate::sql::sql_type;
 use crate::warehouse::{read_footer, PartitionType, TableListing, Warehouse};
 use crate::Error;
 
@@ -155,10 +155,9 @@ impl Plan {
         }
         let view = match catalog.views.get(&view_name) {
             Some(v) => ConsumerView { exists: true, body: v.sql.trim().to_string() },
-            None => ConsumerView {
-                exists: false,
-                body: format!("SELECT * FROM {}", crate::sql::quote_table(&spec.target.table.to_string())),
-            },
+            None => {
+                ConsumerView { exists: false, body: format!("SELECT * FROM {}", crate::sql::quote_table(&spec.target.table.to_string())) }
+            }
         };
         let downstream = downstream::find(&spec, &catalog);
         Ok(Self {
@@ -296,12 +295,7 @@ async fn resolve_sources(
     for name in names {
         let at = crate::plan::transform::find_in_transform(spec, name);
         let missing = |what: String| {
-            crate::plan::transform::transform_error(
-                spec,
-                at,
-                what,
-                "read from tables that exist in the warehouse, written as schema.table",
-            )
+            crate::plan::transform::transform_error(spec, at, what, "read from tables that exist in the warehouse, written as schema.table")
         };
         let table = TableName::parse(name)
             .map_err(|_| missing(format!("the transform reads `{name}`, which is not a `schema.table` name; {}", table_list(tables))))?;

@@ -12,9 +12,9 @@ use datafusion::sql::sqlparser::ast::{visit_relations, Query, Statement, Visit, 
 use minijinja::{context, Environment, Value};
 use regex::Regex;
 
+use crate::spec::{Spec, SpecError, TransformOrigin};
 use crate::sql::date_value;
 use crate::sql::new_environment;
-use crate::spec::{Spec, SpecError, TransformOrigin};
 
 /// The transform template of one spec, compiled once.
 pub struct TransformTemplate {

@@ -7,23 +7,27 @@
 //! crash after it leaves a ledger row missing, which [`ledger::repair`] (run by every
 //! command that reads or writes releases) rebuilds from the catalog.
 
+mod commit;
 pub mod ledger;
 pub mod rollback;
 mod verify;
 
 use std::collections::BTreeSet;
 
-use chrono::Utc;
 use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStore;
 
-use crate::catalog::{self, CatalogVersion, Release, ReleaseAction, View};
+pub use commit::{code_version, source_range};
+use commit::{commit_release, ReleaseChange};
+
+use crate::catalog::{self, Release, ReleaseAction};
 use crate::error::store_err;
-use crate::execute::state::{self, BackfillDir, BaseFile, BatchState, PlanRecord};
 use crate::plan::Plan;
-use crate::render::{RenderedPlan, Step, TOOL_VERSION};
+use crate::reconcile::{Checkpoint, RangeReconciliation};
+use crate::render::RenderedPlan;
 use crate::spec::{ReasonKind, Spec};
+use crate::state::{self, BackfillDir, BaseFile, BatchState, PlanRecord};
 use crate::warehouse::Warehouse;
 use crate::Error;
 
@@ -36,30 +40,6 @@ pub struct PublishOptions {
     pub fingerprint: Option<String>,
     /// Allow publishing a `reason.kind: reinterpretation`.
     pub allow_reinterpretation: bool,
-}
-
-/// Create the consumer view as the plan's `SELECT * FROM <base>` in a catalog commit of
-/// its own, if the catalog does not define it yet. Returns the catalog as it now is.
-///
-/// Errors: [`catalog::CatalogError::Conflict`] (exit 4) when another commit landed first.
-pub async fn prepare_view(plan: &Plan, wh: &Warehouse) -> Result<CatalogVersion, Error> {
-    let current = catalog::latest(wh).await?;
-    let view = plan.spec.target.view.to_string();
-    if current.views.contains_key(&view) {
-        return Ok(current);
-    }
-    let mut next = current.clone();
-    next.version += 1;
-    next.release = None;
-    next.views.insert(view.clone(), View { sql: plan.view.body.clone() });
-    catalog::commit(wh, &next).await?;
-    tracing::info!(view, version = next.version, "created the consumer view over the base table");
-    Ok(next)
-}
-
-/// Whether `id` is published in `view` according to `version`.
-pub fn is_published(version: &CatalogVersion, view: &str, id: &str) -> bool {
-    version.published.get(view).is_some_and(|ids| ids.iter().any(|x| x == id))
 }
 
 /// Publish `plan`: check, commit the view swap, write the ledger row, verify.
@@ -76,7 +56,7 @@ pub async fn publish(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts:
     let refuse = |why: String| Err(Error::Gate(format!("refused to publish {}: {why}; nothing was published", spec.backfill_id)));
     let current = catalog::latest(wh).await?;
     let view = spec.target.view.to_string();
-    if is_published(&current, &view, &spec.backfill_id) {
+    if current.is_published(&view, &spec.backfill_id) {
         return refuse(format!(
             "it is already published in {view} (catalog version {})\n  fix: nothing to do; `backfill rollback SPEC` undoes it",
             current.version
@@ -102,7 +82,7 @@ pub async fn publish(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts:
     if spec.reason.kind == ReasonKind::Reinterpretation && !opts.allow_reinterpretation {
         return refuse("reason.kind is `reinterpretation`: history will change meaning, not just be corrected\n  fix: confirm with the dataset's consumers, then pass --allow-reinterpretation".into());
     }
-    let checkpoints = state::checkpoints(wh, &dir).await?;
+    let checkpoints: Vec<Checkpoint> = state::checkpoints(wh, &dir).await?;
     let done: BTreeSet<u32> =
         checkpoints.iter().filter(|c| c.state == BatchState::Done && c.fingerprint == record.fingerprint).map(|c| c.batch).collect();
     let missing: Vec<String> = plan.batches.iter().filter(|b| !done.contains(&b.number)).map(|b| b.number.to_string()).collect();
@@ -114,7 +94,7 @@ pub async fn publish(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts:
             abbreviate(&missing)
         ));
     }
-    let range = state::read_json::<crate::reconcile::RangeReconciliation>(wh, &dir.range()).await?;
+    let range = state::read_json::<RangeReconciliation>(wh, &dir.range()).await?;
     let last_batch = checkpoints.iter().filter(|c| done.contains(&c.batch)).map(|c| c.finished_at).max();
     let range = match range {
         Some(r) if r.covers(&record.fingerprint, last_batch) => r,
@@ -139,9 +119,6 @@ pub async fn publish(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts:
     let Some(previous) = current.views.get(&view) else {
         return refuse(format!("the catalog has no view {view}\n  fix: backfill run SPEC --execute creates it"));
     };
-    let swap = rendered.statements.iter().find(|s| s.step == Step::ViewSwap).expect("the plan renders the view swap");
-    let body = view_body(&swap.sql)?;
-
     let report = crate::report::build(plan, &record.fingerprint, &checkpoints, Some(&range));
     let metric_deltas = serde_json::to_string(
         &report
@@ -151,74 +128,22 @@ pub async fn publish(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts:
             .collect::<Vec<_>>(),
     )
     .expect("serializes");
-    let mut next = current.clone();
-    next.version += 1;
-    next.views.insert(view.clone(), View { sql: body });
-    next.tags.insert(spec.rollback.snapshot.clone(), current.version);
-    next.published.entry(view.clone()).or_default().push(spec.backfill_id.clone());
-    let release = Release {
-        dataset: view.clone(),
-        release_id: format!("{}-publish-v{}", spec.backfill_id, next.version),
-        backfill_id: spec.backfill_id.clone(),
+    let change = ReleaseChange {
         action: ReleaseAction::Publish,
-        published_at: Utc::now(),
-        source_range: source_range(spec),
-        partitions: plan.partitions.len() as u64,
-        code_version: code_version(spec),
-        plan_fingerprint: record.fingerprint.clone(),
         approved_by: opts.approved_by.clone(),
-        catalog_version: next.version,
+        fingerprint: record.fingerprint.clone(),
+        partitions: plan.partitions.len() as u64,
         rows_written: checkpoints.iter().filter(|c| done.contains(&c.batch)).map(|c| c.rows_written).sum(),
         metric_deltas,
     };
-    next.releases.push(release.release_id.clone());
-    next.release = Some(release.clone());
-    catalog::commit(wh, &next).await?;
-    crate::failpoint::hit("publish-after-catalog-commit");
-    ledger::write(wh, &release).await?;
-    verify::after_publish(plan, wh, &next, &previous.sql).await?;
-    Ok(release)
-}
-
-/// The SELECT of a rendered `CREATE OR REPLACE VIEW <name> AS\n<body>`.
-///
-/// Errors: [`Error::Corrupt`] when the statement does not have that shape (a template
-/// override broke it).
-pub fn view_body(create_view: &str) -> Result<String, Error> {
-    create_view.split_once(" AS\n").map(|(_, body)| body.trim().to_string()).ok_or_else(|| Error::Corrupt {
-        path: "the rendered view statement".into(),
-        message: "expected `CREATE OR REPLACE VIEW <name> AS` and a new line".into(),
+    let previous = previous.sql.clone();
+    let (next, release) = commit_release(plan, wh, &current, &rendered.view_swap, change, |next| {
+        next.tags.insert(spec.rollback.snapshot.clone(), current.version);
+        next.published.entry(view.clone()).or_default().push(spec.backfill_id.clone());
     })
-}
-
-/// `2024-12-01..2026-05-31 excluding 2025-12-25`.
-pub fn source_range(spec: &Spec) -> String {
-    let r = &spec.source_range;
-    let mut text = format!("{}..{}", r.start, r.end);
-    if !r.exclude.is_empty() {
-        text.push_str(" excluding ");
-        text.push_str(&r.exclude.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "));
-    }
-    text
-}
-
-/// `git:<commit> backfill <version>` when the spec lives in a git work tree, else the tool
-/// version alone.
-pub fn code_version(spec: &Spec) -> String {
-    let dir = spec.source.file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let commit = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["rev-parse", "HEAD"])
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    match commit {
-        Some(c) if !c.is_empty() => format!("git:{c} {TOOL_VERSION}"),
-        _ => TOOL_VERSION.to_string(),
-    }
+    .await?;
+    verify::after_publish(plan, wh, &next, &previous).await?;
+    Ok(release)
 }
 
 /// Partitions whose base files differ from `recorded` (added, removed or resized files).

@@ -1,11 +1,11 @@
 //! `rollback`: one catalog commit that restores the consumer view's body from the
 //! version before this backfill's publish, and a ledger row with action `rollback`.
 
-use chrono::Utc;
-
-use super::{code_version, is_published, ledger, source_range, verify};
+use super::commit::{commit_release, ReleaseChange};
+use super::{ledger, verify};
 use crate::catalog::{self, Release, ReleaseAction};
 use crate::plan::Plan;
+use crate::render::{RenderedPlan, Templates};
 use crate::warehouse::Warehouse;
 use crate::Error;
 
@@ -14,13 +14,19 @@ use crate::Error;
 /// Errors: [`Error::Gate`] (exit 1, nothing changed) when the backfill is not published,
 /// or a later backfill was published over it (roll that back first);
 /// [`catalog::CatalogError::Conflict`] (exit 4) when another commit landed first.
-pub async fn rollback(plan: &Plan, wh: &Warehouse, approved_by: &str) -> Result<Release, Error> {
+pub async fn rollback(
+    plan: &Plan,
+    rendered: &RenderedPlan,
+    templates: &Templates,
+    wh: &Warehouse,
+    approved_by: &str,
+) -> Result<Release, Error> {
     let spec = &plan.spec;
     ledger::repair(wh).await?;
     let refuse = |why: String| Err(Error::Gate(format!("refused to roll back {}: {why}; nothing was changed", spec.backfill_id)));
     let view = spec.target.view.to_string();
     let current = catalog::latest(wh).await?;
-    if !is_published(&current, &view, &spec.backfill_id) {
+    if !current.is_published(&view, &spec.backfill_id) {
         return refuse(format!("it is not published in {view} (catalog version {})", current.version));
     }
     let stack = &current.published[&view];
@@ -49,34 +55,24 @@ pub async fn rollback(plan: &Plan, wh: &Warehouse, approved_by: &str) -> Result<
             message: format!("it does not define {view}, which was published over it"),
         });
     };
-    let published = publish.release.expect("found by its release");
-    let mut next = current.clone();
-    next.version += 1;
-    next.views.insert(view.clone(), body.clone());
-    match before.published.get(&view) {
-        Some(ids) => next.published.insert(view.clone(), ids.clone()),
-        None => next.published.remove(&view),
-    };
-    let release = Release {
-        dataset: view.clone(),
-        release_id: format!("{}-rollback-v{}", spec.backfill_id, next.version),
-        backfill_id: spec.backfill_id.clone(),
+    let Some(published) = publish.release else { unreachable!("found by its release") };
+    // The statement the plan renders for a rollback, with the body from before the publish.
+    let statement = crate::render::rollback_statement(plan, templates, &body.sql, rendered.rollback.index)?;
+    let change = ReleaseChange {
         action: ReleaseAction::Rollback,
-        published_at: Utc::now(),
-        source_range: source_range(spec),
-        partitions: published.partitions,
-        code_version: code_version(spec),
-        plan_fingerprint: published.plan_fingerprint.clone(),
         approved_by: approved_by.to_string(),
-        catalog_version: next.version,
+        fingerprint: published.plan_fingerprint.clone(),
+        partitions: published.partitions,
         rows_written: 0,
         metric_deltas: "[]".into(),
     };
-    next.releases.push(release.release_id.clone());
-    next.release = Some(release.clone());
-    catalog::commit(wh, &next).await?;
-    crate::failpoint::hit("rollback-after-catalog-commit");
-    ledger::write(wh, &release).await?;
+    let (next, release) = commit_release(plan, wh, &current, &statement, change, |next| {
+        match before.published.get(&view) {
+            Some(ids) => next.published.insert(view.clone(), ids.clone()),
+            None => next.published.remove(&view),
+        };
+    })
+    .await?;
     verify::after_rollback(plan, wh, &next, &body.sql).await?;
     Ok(release)
 }

@@ -6,39 +6,36 @@
 //! done, [`range`] computes each metric once over the whole range. [`gates`] turns the
 //! results into verdicts; [`read`] reads results by column name.
 //!
-//! The rendered reconciliation statements run unchanged in a batch session
-//! ([`batch_session`]) where the base and shadow names are in-memory tables holding only
-//! the batch's partitions: each side is read once, and the statements do not touch the
-//! list-files cache that concurrent batches write through.
+//! [`BatchReconciler`] is how a run reconciles: it implements `execute::checks::Checks`,
+//! and the CLI hands it to `execute::run::execute`. The rendered reconciliation
+//! statements run unchanged on an engine over in-memory tables (`Engine::over_tables`)
+//! where the base and shadow names hold only the batch's partitions: each side is read
+//! once, and the statements do not touch the list-files cache that concurrent batches
+//! write through. [`dry_run`] reconciles the transform's output without writing.
 
+mod batch;
+pub mod dry_run;
 pub mod gates;
 pub mod range;
 pub mod read;
-
-use std::sync::Arc;
+mod table;
 
 use chrono::NaiveDate;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::common::TableReference;
-use datafusion::datasource::MemTable;
-use datafusion::execution::SessionStateBuilder;
-use datafusion::optimizer::extract_equijoin_predicate::ExtractEquijoinPredicate;
-use datafusion::optimizer::simplify_expressions::SimplifyExpressions;
-use datafusion::optimizer::OptimizerRule;
-use datafusion::prelude::{SessionConfig, SessionContext};
 use serde::{Deserialize, Serialize};
 
 use crate::error::engine;
-use crate::execute::Table;
 use crate::number::{percent_change, Number};
-use crate::render::Step;
-use crate::spec::{Spec, TableName};
+use crate::render::{ReconcileStatements, Statement, Step};
+use crate::spec::Spec;
 use crate::Error;
 
+pub use batch::{BatchOutcome, BatchReconciler, Checkpoint};
 pub use gates::{Gate, Verdict};
 pub use range::RangeReconciliation;
 use read::Rows;
+pub use table::Table;
 
 /// Old and new value of one metric over some rows (NULL when a side has no rows, or
 /// the aggregate is NULL): exact for integer and decimal results.
@@ -139,38 +136,6 @@ impl RowClasses {
     }
 }
 
-/// A session where `base` and `shadow` are in-memory tables holding `base_rows` and
-/// `shadow_rows`: the batch's partitions only. The rendered reconciliation statements run
-/// in it as they are.
-///
-/// Errors: the two sides' schemas cannot form tables (engine error).
-pub fn batch_session(
-    base: &TableName,
-    base_schema: SchemaRef,
-    base_rows: Vec<RecordBatch>,
-    shadow: &TableName,
-    shadow_schema: SchemaRef,
-    shadow_rows: Vec<RecordBatch>,
-) -> Result<SessionContext, Error> {
-    // The tables hold a few partitions in memory, so planning, not execution, is the cost
-    // of every statement: one thread, one optimizer pass, and of the logical optimizer
-    // only the two rules the physical planner needs (COALESCE becomes CASE; join keys
-    // become equi-join keys for a hash join). Optimizer rules never change results, so
-    // leaving the others out only makes plans less clever; it halves planning time.
-    let mut config = SessionConfig::new().with_target_partitions(1).with_information_schema(false);
-    config.options_mut().optimizer.max_passes = 1;
-    let rules: Vec<Arc<dyn OptimizerRule + Send + Sync>> =
-        vec![Arc::new(SimplifyExpressions::new()), Arc::new(ExtractEquijoinPredicate::new())];
-    let state = SessionStateBuilder::new().with_config(config).with_default_features().with_optimizer_rules(rules).build();
-    let ctx = SessionContext::new_with_state(state);
-    for (name, schema, rows) in [(base, base_schema, base_rows), (shadow, shadow_schema, shadow_rows)] {
-        crate::execute::session::ensure_schema(&ctx, &name.schema);
-        let mem = MemTable::try_new(schema, vec![rows]).map_err(engine)?;
-        ctx.register_table(TableReference::partial(name.schema.as_str(), name.table.as_str()), Arc::new(mem)).map_err(engine)?;
-    }
-    Ok(ctx)
-}
-
 /// Column-by-column differences between two schemas (names and types, nullability aside).
 pub fn schema_differences(base: &SchemaRef, shadow: &SchemaRef) -> Vec<String> {
     let mut out = Vec::new();
@@ -191,14 +156,14 @@ pub fn schema_differences(base: &SchemaRef, shadow: &SchemaRef) -> Vec<String> {
     out
 }
 
-/// Run the batch's reconciliation statements in `ctx` and gather the results.
-/// `statement(step)` gives the rendered SQL of a step (`None` for steps the spec turns
-/// off); `run` executes one statement (so the caller can save and time it).
+/// Run the batch's reconciliation `statements` and gather the results. `run` executes
+/// one statement (so the caller chooses the engine, and may run them on separate cores).
 ///
-/// Errors: an engine error from any statement; a partition value that is not a date.
-pub async fn reconcile<'s, F, Fut>(spec: &Spec, statement: impl Fn(Step) -> Option<&'s str>, run: F) -> Result<Reconciliation, Error>
+/// Errors: an engine error from any statement; a result without a column that is read;
+/// a partition value that is not a date.
+pub async fn reconcile<F, Fut>(spec: &Spec, statements: &ReconcileStatements, run: F) -> Result<Reconciliation, Error>
 where
-    F: Fn(Step, &'s str) -> Fut,
+    F: Fn(&Statement) -> Fut,
     Fut: std::future::Future<Output = Result<Vec<RecordBatch>, Error>>,
 {
     let key = spec.target.partition_key.as_str();
@@ -216,11 +181,9 @@ where
         };
     }
     // Every statement at once (the caller may run them on separate cores), then the results.
-    let steps =
-        [Step::ReconcilePartitions, Step::ReconcileRows, Step::ReconcileUniqueKeys, Step::ReconcileTopChanges, Step::ReconcileSamples];
-    let present: Vec<(Step, &str)> = steps.into_iter().filter_map(|step| statement(step).map(|sql| (step, sql))).collect();
-    let outputs = futures::future::try_join_all(present.iter().map(|&(step, sql)| run(step, sql))).await?;
-    let mut outputs: Vec<(Step, Vec<RecordBatch>)> = present.iter().map(|&(step, _)| step).zip(outputs).collect();
+    let present: Vec<&Statement> = statements.iter().collect();
+    let outputs = futures::future::try_join_all(present.iter().map(|s| run(s))).await?;
+    let mut outputs: Vec<(Step, Vec<RecordBatch>)> = present.iter().map(|s| s.step).zip(outputs).collect();
     let mut output = |step: Step| outputs.iter().position(|(s, _)| *s == step).map(|i| outputs.swap_remove(i).1);
     if let Some(batches) = output(Step::ReconcilePartitions) {
         for b in &batches {

@@ -18,7 +18,6 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("create_shadow", include_str!("../../templates/datafusion/create_shadow.sql.j2")),
     ("evaluate_batch", include_str!("../../templates/datafusion/evaluate_batch.sql.j2")),
     ("write_batch", include_str!("../../templates/datafusion/write_batch.sql.j2")),
-    ("commit_batch", include_str!("../../templates/datafusion/commit_batch.sql.j2")),
     ("reconcile_partitions", include_str!("../../templates/datafusion/reconcile_partitions.sql.j2")),
     ("reconcile_unique_keys", include_str!("../../templates/datafusion/reconcile_unique_keys.sql.j2")),
     ("reconcile_rows", include_str!("../../templates/datafusion/reconcile_rows.sql.j2")),
@@ -28,7 +27,6 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("estimate_metrics", include_str!("../../templates/datafusion/estimate_metrics.sql.j2")),
     ("view_swap", include_str!("../../templates/datafusion/view_swap.sql.j2")),
     ("rollback", include_str!("../../templates/datafusion/rollback.sql.j2")),
-    ("ledger_insert", include_str!("../../templates/datafusion/ledger_insert.sql.j2")),
 ];
 
 /// Where templates come from: the embedded set, optionally overridden from a folder.

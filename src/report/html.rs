@@ -7,8 +7,8 @@ use std::fmt::Write;
 use plotters::prelude::*;
 
 use super::Report;
-use crate::execute::Table;
 use crate::number::{count, or_null, percent};
+use crate::reconcile::Table;
 
 /// Render `r` as an HTML page.
 pub fn render(r: &Report) -> String {

@@ -3,8 +3,8 @@
 use std::fmt::Write;
 
 use super::Report;
-use crate::execute::Table;
 use crate::number::{count, or_null, percent};
+use crate::reconcile::Table;
 
 /// Render `r` as GitHub-flavoured Markdown.
 pub fn render(r: &Report) -> String {

@@ -27,13 +27,13 @@ use tables::{first_rows, merge_top_changes};
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::execute::state::{BatchState, Checkpoint};
-use crate::execute::Table;
 use crate::number::Number;
 use crate::plan::Plan;
 use crate::reconcile::gates::{self, Outlier};
+use crate::reconcile::{Checkpoint, Table};
 use crate::reconcile::{Gate, MetricPair, PartitionResult, RangeReconciliation, Reconciliation, RowClasses};
 use crate::spec::DeltaRange;
+use crate::state::BatchState;
 
 /// Version of the JSON report's shape; bumped on incompatible changes. 2: exact metric
 /// values (decimal strings), whole-range metrics from `range.json`, gate verdicts,
@@ -165,7 +165,8 @@ pub fn build(plan: &Plan, fingerprint: &str, checkpoints: &[Checkpoint], range: 
     let current: Vec<&Checkpoint> = checkpoints.iter().filter(|c| c.fingerprint == fingerprint).collect();
     let done: Vec<&Checkpoint> = current.iter().copied().filter(|c| c.state == BatchState::Done).collect();
     let reconciled: Vec<&Checkpoint> = current.clone();
-    let mut partitions: Vec<PartitionResult> = reconciled.iter().flat_map(|c| c.reconciliation.partitions.iter().cloned()).collect();
+    let mut partitions: Vec<PartitionResult> =
+        reconciled.iter().flat_map(|c| c.outcome.reconciliation.partitions.iter().cloned()).collect();
     partitions.sort_by_key(|p| p.partition);
     let rows = RowClasses::of(&partitions);
     let complete = done.len() == plan.batches.len();
@@ -175,7 +176,7 @@ pub fn build(plan: &Plan, fingerprint: &str, checkpoints: &[Checkpoint], range: 
     // One line per gate name: failed if any batch failed it (the first failure named).
     let mut gate_list: Vec<Gate> = Vec::new();
     for c in &reconciled {
-        for g in &c.gates {
+        for g in &c.outcome.gates {
             let named = |g: &Gate| Gate { detail: format!("batch {}: {}", c.batch, g.detail), ..g.clone() };
             match gate_list.iter_mut().find(|x| x.name == g.name) {
                 None => gate_list.push(if g.passed() { g.clone() } else { named(g) }),
@@ -237,14 +238,17 @@ pub fn build(plan: &Plan, fingerprint: &str, checkpoints: &[Checkpoint], range: 
             batch: c.batch,
             first: c.partitions[0],
             last: c.partitions[c.partitions.len() - 1],
-            metrics: c.reconciliation.batch_metrics.clone(),
+            metrics: c.outcome.reconciliation.batch_metrics.clone(),
         })
         .collect();
 
     let limit = spec.validation.sample_rows as usize;
-    let top_changes =
-        merge_top_changes(reconciled.iter().map(|c| &c.reconciliation.top_changes), crate::render::order_column(plan).as_deref(), limit);
-    let sample = |pick: fn(&Reconciliation) -> &Table| first_rows(reconciled.iter().map(|c| pick(&c.reconciliation)), limit);
+    let top_changes = merge_top_changes(
+        reconciled.iter().map(|c| &c.outcome.reconciliation.top_changes),
+        crate::render::order_column(plan).as_deref(),
+        limit,
+    );
+    let sample = |pick: fn(&Reconciliation) -> &Table| first_rows(reconciled.iter().map(|c| pick(&c.outcome.reconciliation)), limit);
     let unchanged_sample = sample(|r| &r.unchanged_sample);
     let added_sample = sample(|r| &r.added_sample);
     let removed_sample = sample(|r| &r.removed_sample);

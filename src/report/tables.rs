@@ -3,8 +3,8 @@
 
 use std::str::FromStr;
 
-use crate::execute::Table;
 use crate::plan::Plan;
+use crate::reconcile::Table;
 
 /// The `limit` largest changes of several batches' top-change tables, by
 /// |shadow_<order> − base_<order>|, largest first.

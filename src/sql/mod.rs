@@ -3,15 +3,19 @@
 //! `{{ x }}` is always a quoted literal; only values built here as safe SQL (dates,
 //! quoted identifiers, parsed expressions) print as they are.
 
+mod view;
+
 use std::sync::LazyLock;
 
 use chrono::NaiveDate;
 use datafusion::arrow::datatypes::DataType;
+use datafusion::sql::parser::DFParser;
 use datafusion::sql::sqlparser::keywords::ALL_KEYWORDS;
 use minijinja::value::{Value, ValueKind};
-use datafusion::sql::parser::DFParser;
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior};
 use regex::Regex;
+
+pub use view::{view_definition, ViewDefinition};
 
 static PLAIN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z_][a-z0-9_]*$").unwrap());
 

@@ -137,9 +137,9 @@ fn text(plan: &Plan, rendered: &RenderedPlan, warehouse: &str) -> String {
         let _ = writeln!(o, "--   budget       max_bytes_scanned {}: {verdict}", bytes(limit));
     }
     let _ = writeln!(o, "--   downstream   {}", dependents(&plan.downstream));
-    let _ = writeln!(o, "--   statements   {} ({} dialect)", rendered.statements.len(), rendered.dialect);
+    let _ = writeln!(o, "--   statements   {} ({} dialect)", rendered.statements().count(), rendered.dialect);
     let _ = writeln!(o, "--   fingerprint  sha256:{}", rendered.fingerprint);
-    for s in &rendered.statements {
+    for s in rendered.statements() {
         let est = match (s.step, s.batch.and_then(|n| plan.batches.get(n as usize - 1))) {
             (backfill::render::Step::WriteBatch, Some(b)) => {
                 format!("\n-- estimate: {} rows, {} read from {} files", count(b.estimate.rows), bytes(b.estimate.bytes), b.estimate.files)
@@ -163,7 +163,7 @@ fn write_sql_files(dir: &Path, plan: &Plan, rendered: &RenderedPlan) -> Result<(
             std::fs::remove_file(entry.path()).map_err(io(format!("removing {}", entry.path().display())))?;
         }
     }
-    for s in &rendered.statements {
+    for s in rendered.statements() {
         let name = match s.batch {
             Some(b) => format!("{:04}_b{b:04}_{}.sql", s.index, s.step),
             None => format!("{:04}_{}.sql", s.index, s.step),
@@ -185,7 +185,7 @@ struct JsonPlan<'a> {
     tool_version: &'a str,
     plan: &'a Plan,
     estimate: backfill::plan::Estimate,
-    statements: &'a [Statement],
+    statements: Vec<&'a Statement>,
 }
 
 impl<'a> JsonPlan<'a> {
@@ -199,7 +199,7 @@ impl<'a> JsonPlan<'a> {
             tool_version: backfill::render::TOOL_VERSION,
             plan,
             estimate: plan.estimate(),
-            statements: &rendered.statements,
+            statements: rendered.statements().collect(),
         }
     }
 }

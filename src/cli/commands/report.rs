@@ -6,8 +6,8 @@ use clap::ValueEnum;
 use object_store::{ObjectStoreExt, PutPayload};
 
 use backfill::error::store_err;
-use backfill::execute::state::{self, BackfillDir, PlanRecord};
 use backfill::report;
+use backfill::state::{self, BackfillDir, PlanRecord};
 use backfill::Error;
 
 use crate::cli::common::{compile, print, Global};
@@ -69,7 +69,7 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
             &record.fingerprint[..12]
         );
     }
-    let checkpoints = state::checkpoints(&c.warehouse, &dir).await?;
+    let checkpoints: Vec<backfill::reconcile::Checkpoint> = state::checkpoints(&c.warehouse, &dir).await?;
     let range = state::read_json::<backfill::reconcile::RangeReconciliation>(&c.warehouse, &dir.range()).await?;
     let r = report::build(&c.plan, &record.fingerprint, &checkpoints, range.as_ref());
     let (text, ext) = match args.format {

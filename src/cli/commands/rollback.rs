@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use backfill::publish::rollback;
+use backfill::render::Templates;
 use backfill::Error;
 
 use crate::cli::common::{compile, print, Global};
@@ -30,7 +31,8 @@ pub struct Args {
 pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
     let c = compile(global, &args.spec, args.templates.as_ref()).await?;
     let who = args.approved_by.clone().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
-    let r = rollback::rollback(&c.plan, &c.warehouse, &who).await?;
+    let templates = Templates::new(args.templates.as_deref());
+    let r = rollback::rollback(&c.plan, &c.rendered, &templates, &c.warehouse, &who).await?;
     print(&format!(
         "rolled back {}: {} reads its body from before the publish again\n  release {} at catalog version {}, by {}; verified by reading the view back\n",
         c.plan.spec.backfill_id, r.dataset, r.release_id, r.catalog_version, r.approved_by

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use backfill::execute::dry_run::{dry_run, Coverage, DryRun, DryRunOptions, DEFAULT_SAMPLE};
 use backfill::execute::run::ExecuteOptions;
 use backfill::execute::session::SessionOptions;
 use backfill::number::{count, or_null, percent};
+use backfill::reconcile::dry_run::{dry_run, Coverage, DryRun, DryRunOptions, DEFAULT_SAMPLE};
+use backfill::reconcile::{BatchOutcome, BatchReconciler};
 use backfill::render::Templates;
 use backfill::report::date_list;
 use backfill::Error;
@@ -110,20 +111,22 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
 
 async fn execute(args: &Args, c: &crate::cli::common::Compiled, session: SessionOptions) -> Result<(), Error> {
     let opts = ExecuteOptions { session, force_unlock: args.force_unlock, restart: args.restart };
-    let dir = backfill::execute::state::BackfillDir::new(&c.plan.spec.backfill_id);
+    let dir = backfill::state::BackfillDir::new(&c.plan.spec.backfill_id);
     // For the progress bar only: unreadable checkpoints are the run's to report.
-    let done = backfill::execute::state::checkpoints(&c.warehouse, &dir)
+    let done = backfill::state::checkpoints::<BatchOutcome>(&c.warehouse, &dir)
         .await
         .unwrap_or_default()
         .iter()
-        .filter(|k| k.state == backfill::execute::state::BatchState::Done && k.fingerprint == c.rendered.fingerprint)
+        .filter(|k| k.state == backfill::state::BatchState::Done && k.fingerprint == c.rendered.fingerprint)
         .count();
     let reporter = std::sync::Arc::new(Reporter::new(c.plan.batches.len() as u64, if args.restart { 0 } else { done as u64 }));
-    let result = backfill::execute::run::execute(&c.plan, &c.rendered, &c.warehouse, &opts, reporter.clone()).await;
+    // The CLI strings the stages together: the run executes, the reconciler checks.
+    let checks = std::sync::Arc::new(BatchReconciler::new(&c.plan, &c.rendered, &c.warehouse));
+    let result = backfill::execute::run::execute(&c.plan, &c.rendered, &c.warehouse, &opts, reporter.clone(), checks.clone()).await;
     reporter.finish();
     let summary = result?;
     let mut whole = String::new();
-    if let Some(range) = &summary.range {
+    if let Some(range) = &checks.range() {
         for (m, pair) in c.plan.spec.validation.metrics.iter().zip(&range.metrics) {
             whole.push_str(&format!(
                 "  whole range: {} {} → {} ({})\n",

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 use serde::Serialize;
 
-use backfill::execute::state::{self, BackfillDir, BatchState, PlanRecord};
 use backfill::spec::Spec;
+use backfill::state::{self, BackfillDir, BatchState, PlanRecord};
 use backfill::Error;
 
 use crate::cli::common::{bytes, open_warehouse, print, Global};
@@ -56,7 +56,7 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
     let wh = open_warehouse(global, &spec)?;
     let dir = BackfillDir::new(&spec.backfill_id);
     let record: Option<PlanRecord> = state::read_json(&wh, &dir.plan()).await?;
-    let checkpoints = state::checkpoints(&wh, &dir).await?;
+    let checkpoints: Vec<backfill::reconcile::Checkpoint> = state::checkpoints(&wh, &dir).await?;
     let total = record.as_ref().map_or(0, |r| r.batches);
     let done: Vec<_> = checkpoints.iter().filter(|c| c.state == BatchState::Done).collect();
     let failed: Vec<(u32, String)> =

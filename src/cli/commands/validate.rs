@@ -32,7 +32,7 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
         c.warehouse.location(),
         c.plan.partitions.len(),
         c.plan.batches.len(),
-        c.rendered.statements.len(),
+        c.rendered.statements().count(),
         c.rendered.fingerprint,
     ))
 }

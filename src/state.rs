@@ -1,5 +1,7 @@
-//! A backfill's own files under `_backfills/<backfill_id>/`: the compiled plan, the
-//! statements as executed, one checkpoint per batch, and the run lease.
+//! Shared leaf: a backfill's own files under `_backfills/<backfill_id>/`: the compiled
+//! plan, the statements as executed, one checkpoint per batch, the whole-range
+//! reconciliation and the run lease. Execute writes them; reconcile, report and publish
+//! read them.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::TryStreamExt;
@@ -99,9 +101,12 @@ pub struct BaseFile {
     pub size: u64,
 }
 
-/// `batches/NNNN.json`.
+/// `batches/NNNN.json`. `O` is what the run's checks recorded about the batch (for
+/// backfill's runs, `reconcile::BatchOutcome`: the reconciliation and every gate's
+/// verdict), stored flat among the checkpoint's own fields.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Checkpoint {
+#[serde(bound = "O: Serialize + serde::de::DeserializeOwned + Default")]
+pub struct Checkpoint<O> {
     /// Batch number.
     pub batch: u32,
     /// Where it stands.
@@ -123,10 +128,9 @@ pub struct Checkpoint {
     /// Where its time went.
     #[serde(default)]
     pub timings: Timings,
-    /// What reconciling its partitions found.
-    pub reconciliation: crate::reconcile::Reconciliation,
-    /// Every gate's verdict on it.
-    pub gates: Vec<crate::reconcile::Gate>,
+    /// What the run's checks found (empty when the batch failed before them).
+    #[serde(flatten, default)]
+    pub outcome: O,
     /// The base files of its partitions when it was reconciled.
     pub base_files: Vec<BaseFile>,
     /// Why it failed, when it did.
@@ -155,12 +159,15 @@ pub async fn write_json<T: Serialize>(wh: &Warehouse, path: &ObjectPath, value: 
 }
 
 /// Every checkpoint of the backfill, by batch number.
-pub async fn checkpoints(wh: &Warehouse, dir: &BackfillDir) -> Result<Vec<Checkpoint>, Error> {
+pub async fn checkpoints<O: Serialize + serde::de::DeserializeOwned + Default>(
+    wh: &Warehouse,
+    dir: &BackfillDir,
+) -> Result<Vec<Checkpoint<O>>, Error> {
     let metas: Vec<_> = wh.store().list(Some(&dir.batches())).try_collect().await.map_err(|e| store_err(wh, e))?;
     let mut out = Vec::new();
     for m in metas {
         if m.location.extension() == Some("json") {
-            if let Some(c) = read_json::<Checkpoint>(wh, &m.location).await? {
+            if let Some(c) = read_json::<Checkpoint<O>>(wh, &m.location).await? {
                 out.push(c);
             }
         }

@@ -24,10 +24,12 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
-use super::session::{self, SessionOptions};
-use super::{output, Table};
+use super::Table;
 use crate::catalog;
 use crate::error::engine;
+use crate::execute::engine::DataFusionEngine;
+use crate::execute::output;
+use crate::execute::session::{self, SessionOptions};
 use crate::number::Number;
 use crate::plan::{Batch, Estimate, Plan};
 use crate::reconcile::{self, gates, gates::Outlier, Gate, RangeReconciliation, RowClasses, Verdict};
@@ -168,7 +170,9 @@ async fn evaluate(
 pub async fn dry_run(plan: &Plan, wh: &Warehouse, templates: &Templates, opts: &DryRunOptions) -> Result<DryRun, Error> {
     let spec = &plan.spec;
     let ctx = session::open(wh, &catalog::latest(wh).await?, &opts.session).await?;
-    output::check(&ctx, plan, &plan.batches[0].partitions).await?;
+    // Nothing is saved: the dry run writes nothing.
+    let checker = DataFusionEngine::new(ctx.clone(), wh, None, spec.execution.query_timeout);
+    output::check(&checker, plan, &plan.batches[0].partitions).await?;
 
     // Estimated bytes a whole-range evaluation reads: the sources' footers plus the base's
     // files in the range (the plan's listing).
@@ -186,12 +190,12 @@ pub async fn dry_run(plan: &Plan, wh: &Warehouse, templates: &Templates, opts: &
     register(&ctx, &evaluated_table(), MemTable::try_new(schema.clone(), vec![rows]).map_err(engine)?)?;
 
     let batch = Batch { number: 0, partitions: evaluated.clone(), estimate: Estimate::default() };
-    let mut statements = Vec::new();
-    for step in Step::per_batch(spec).into_iter().filter(|s| s.name().starts_with("reconcile")) {
-        statements.push((step, r.render_step(step, Some(&batch))?));
-    }
-    let find = |step: Step| statements.iter().find(|(s, _)| *s == step).map(|(_, sql)| sql.as_str());
-    let mut reconciliation = reconcile::reconcile(spec, find, |_, sql| query(&ctx, sql)).await?;
+    let statements = r.reconcile_statements(&batch)?;
+    let mut reconciliation = reconcile::reconcile(spec, &statements, |s| {
+        let (ctx, sql) = (ctx.clone(), s.sql.clone());
+        async move { query(&ctx, &sql).await }
+    })
+    .await?;
     let base_schema = ctx
         .table(TableReference::partial(spec.target.table.schema.as_str(), spec.target.table.table.as_str()))
         .await

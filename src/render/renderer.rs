@@ -1,0 +1,250 @@
+//! [`StatementRenderer`]: the template context of one plan (shared values, then per
+//! batch the batch and its rendered transform) and the rendering of single steps.
+
+use minijinja::{context, Environment, Value};
+use serde::Serialize;
+
+use super::{RenderError, Step, Templates, DIALECT, WAREHOUSE_URL};
+use crate::plan::transform::{self, TransformTemplate};
+use crate::plan::{Batch, Plan};
+use crate::sql::{self, check_parses};
+
+#[derive(Serialize)]
+struct Shared<'a> {
+    base: String,
+    shadow: String,
+    view: String,
+    partition_key: &'a str,
+    identity: Vec<String>,
+    compare: Vec<CompareCtx>,
+    columns: Vec<ColumnCtx<'a>>,
+    not_null: &'a [String],
+    sample_rows: u32,
+    order_column: Option<String>,
+    shadow_location: String,
+    range_start: Value,
+    range_end: Value,
+    excluded: Vec<Value>,
+    source_range: String,
+    partitions: usize,
+    previous_body: Value,
+}
+
+/// A compared (non-key) column and how its values are compared: `tolerance` is a SQL
+/// literal (an exact decimal amount, or a relative float tolerance when `relative`), or
+/// none for exact NULL-safe equality.
+#[derive(Serialize)]
+struct CompareCtx {
+    name: String,
+    tolerance: Option<Value>,
+    relative: bool,
+}
+
+#[derive(Serialize)]
+struct ColumnCtx<'a> {
+    name: &'a str,
+    sql_type: Value,
+}
+
+/// Renders single steps of one plan; [`render`] uses it for the whole plan, the dry run
+/// for its in-memory sample (with the shadow replaced by the sample's table name).
+pub struct StatementRenderer<'p> {
+    plan: &'p Plan,
+    env: Environment<'static>,
+    transform: TransformTemplate,
+    shared: Value,
+}
+
+impl<'p> StatementRenderer<'p> {
+    /// Compile the templates and the transform for `plan`, with `shadow` as the table
+    /// the reconciliation statements compare with the base.
+    ///
+    /// Errors: as [`render`].
+    pub fn new(plan: &'p Plan, templates: &Templates, shadow: &crate::spec::TableName) -> Result<Self, RenderError> {
+        let env = templates.environment().map_err(|(template, message)| RenderError::Template { template, message })?;
+        let transform = TransformTemplate::compile(&plan.spec)?;
+        let spec = &plan.spec;
+        let data_columns: Vec<String> = plan.columns.iter().filter(|c| !c.is_partition).map(|c| c.name.clone()).collect();
+        let identity = if spec.target.keys.is_empty() { data_columns.clone() } else { spec.target.keys.clone() };
+        let shared = Shared {
+            base: spec.target.table.to_string(),
+            shadow: shadow.to_string(),
+            view: spec.target.view.to_string(),
+            partition_key: &spec.target.partition_key,
+            compare: plan.columns.iter().filter(|c| !c.is_partition && !identity.contains(&c.name)).map(|c| compare_ctx(spec, c)).collect(),
+            identity,
+            columns: plan
+                .columns
+                .iter()
+                .map(|c| ColumnCtx { name: &c.name, sql_type: Value::from_safe_string(c.sql_type.clone()) })
+                .collect(),
+            not_null: &spec.validation.not_null,
+            sample_rows: spec.validation.sample_rows,
+            order_column: order_column(plan),
+            shadow_location: format!("{WAREHOUSE_URL}{}", spec.target.shadow.prefix()),
+            range_start: sql::date_value(spec.source_range.start),
+            range_end: sql::date_value(spec.source_range.end),
+            excluded: spec.source_range.exclude.iter().map(|d| sql::date_value(*d)).collect(),
+            source_range: super::scope_text(plan),
+            partitions: plan.partitions.len(),
+            previous_body: Value::from_safe_string(plan.view.body.clone()),
+        };
+        let metrics: Vec<Value> = spec
+            .validation
+            .metrics
+            .iter()
+            .map(|m| context! { name => m.name.as_str(), sql => Value::from_safe_string(m.sql.clone()) })
+            .collect();
+        let shared = context! { metrics => metrics, ..Value::from_serialize(&shared) };
+        Ok(Self { plan, env, transform, shared })
+    }
+
+    /// The template context of `batch`: the shared values plus the batch and its
+    /// transform, rendered and parsed once for all of the batch's steps.
+    ///
+    /// Errors: the transform does not render or parse ([`RenderError::Spec`]).
+    pub fn batch_context(&self, batch: &Batch) -> Result<Value, RenderError> {
+        let spec = &self.plan.spec;
+        let sql = self.transform.render(spec, &batch.partitions)?;
+        transform::parse_query(spec, &sql)?;
+        let indented: Vec<String> = sql.lines().map(|l| if l.is_empty() { String::new() } else { format!("    {l}") }).collect();
+        Ok(context! { batch => batch_ctx(spec, batch), transform => Value::from_safe_string(indented.join("\n")), ..self.shared.clone() })
+    }
+
+    /// Render `step` (for `batch`, when it is a per-batch step) and parse it back.
+    ///
+    /// Errors: as [`render`].
+    pub fn render_step(&self, step: Step, batch: Option<&Batch>) -> Result<String, RenderError> {
+        let ctx = match (step, batch) {
+            (_, Some(batch)) => self.batch_context(batch)?,
+            (_, None) => self.shared.clone(),
+        };
+        self.render_with(step, batch, ctx)
+    }
+
+    pub(super) fn render_with(&self, step: Step, batch: Option<&Batch>, ctx: Value) -> Result<String, RenderError> {
+        let name = step.template();
+        let file = || format!("templates/{DIALECT}/{name}.sql.j2");
+        let tmpl = self.env.get_template(name).map_err(|e| RenderError::Template { template: file(), message: e.to_string() })?;
+        let sql = tmpl.render(ctx).map_err(|e| RenderError::Template { template: file(), message: format!("{e:#}") })?;
+        let sql = sql.trim().to_string();
+        check_parses(&sql).map_err(|message| RenderError::Parse {
+            template: file(),
+            step: step.name(),
+            batch: batch.map(|b| format!(", batch {}", b.number)).unwrap_or_default(),
+            message,
+            sql: sql.clone(),
+        })?;
+        Ok(sql)
+    }
+}
+
+fn batch_ctx(spec: &crate::spec::Spec, batch: &Batch) -> Value {
+    context! {
+        number => batch.number,
+        partitions => batch.partitions.iter().map(|d| sql::date_value(*d)).collect::<Vec<_>>(),
+        start => sql::date_value(batch.start()),
+        end => sql::date_value(batch.end()),
+        staging => format!("{WAREHOUSE_URL}_backfills/{}/staging/{:04}/", spec.backfill_id, batch.number),
+    }
+}
+
+/// The column the largest changes are ordered by: the first signed numeric (integer,
+/// decimal or float) non-key base column that a metric's expression names, metrics in
+/// spec order (`sum(net_revenue)` → `net_revenue`; `count(DISTINCT carrier)` names no
+/// numeric column and is passed over).
+pub fn order_column(plan: &Plan) -> Option<String> {
+    let numeric = |t: &datafusion::arrow::datatypes::DataType| {
+        t.is_signed_integer()
+            || t.is_floating()
+            || matches!(t, datafusion::arrow::datatypes::DataType::Decimal128(..) | datafusion::arrow::datatypes::DataType::Decimal256(..))
+    };
+    plan.spec.validation.metrics.iter().find_map(|metric| {
+        metric.sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).find_map(|w| {
+            plan.columns
+                .iter()
+                .find(|c| c.name == w && !c.is_partition && !plan.spec.target.keys.contains(&c.name) && numeric(&c.data_type))
+                .map(|c| c.name.clone())
+        })
+    })
+}
+
+/// How column `c` is compared (see [`CompareCtx`]): floats within a relative tolerance
+/// (the spec's `value_tolerance`, else [`crate::spec::DEFAULT_FLOAT_TOLERANCE`]);
+/// decimals and integers exactly, within the spec's amount when it gives one; anything
+/// else by NULL-safe equality.
+fn compare_ctx(spec: &crate::spec::Spec, c: &crate::plan::Column) -> CompareCtx {
+    use datafusion::arrow::datatypes::DataType;
+    let given = spec.validation.value_tolerance.get(&c.name);
+    let (tolerance, relative) = if c.data_type.is_floating() {
+        (Some(given.map_or(crate::spec::DEFAULT_FLOAT_TOLERANCE, String::as_str).to_string()), true)
+    } else if c.data_type.is_integer() || matches!(c.data_type, DataType::Decimal128(..) | DataType::Decimal256(..)) {
+        // An exact literal: DataFusion reads a bare 0.01 as a float.
+        (
+            given.map(|amount| {
+                let scale = amount.split_once('.').map_or(0, |(_, f)| f.len());
+                format!("CAST('{amount}' AS DECIMAL(38, {scale}))")
+            }),
+            false,
+        )
+    } else {
+        (None, false)
+    };
+    CompareCtx { name: c.name.clone(), tolerance: tolerance.map(Value::from_safe_string), relative }
+}
+
+impl StatementRenderer<'_> {
+    /// The steps of one batch of the plan, in execution order: the write, then the
+    /// reconciliation statements the spec asks for.
+    pub fn batch_steps(&self) -> Vec<Step> {
+        let mut steps = vec![Step::WriteBatch, Step::ReconcilePartitions];
+        if self.plan.spec.validation.unique_keys {
+            steps.push(Step::ReconcileUniqueKeys);
+        }
+        steps.extend([Step::ReconcileRows, Step::ReconcileTopChanges, Step::ReconcileSamples]);
+        steps
+    }
+
+    /// The batch's reconciliation statements (indexes 0: not part of an executed plan),
+    /// e.g. for the dry run's in-memory comparison.
+    ///
+    /// Errors: as [`super::render`].
+    pub fn reconcile_statements(&self, batch: &Batch) -> Result<super::ReconcileStatements, RenderError> {
+        let ctx = self.batch_context(batch)?;
+        let steps: Vec<Step> = self.batch_steps().into_iter().filter(|s| *s != Step::WriteBatch).collect();
+        let mut out = Vec::with_capacity(steps.len());
+        for step in steps {
+            let sql = self.render_with(step, Some(batch), ctx.clone())?;
+            out.push(super::Statement { index: 0, step, batch: Some(batch.number), sql });
+        }
+        Ok(super::ReconcileStatements::from_statements(out))
+    }
+}
+
+/// The `rollback` statement of `plan` restoring `previous_body` (the consumer view's
+/// body before the publish, from the catalog), at plan position `index`. Needs only the
+/// templates, never the transform.
+///
+/// Errors: the template does not render, or its statement does not parse.
+pub fn rollback_statement(plan: &Plan, templates: &Templates, previous_body: &str, index: usize) -> Result<super::Statement, RenderError> {
+    let file = || format!("templates/{DIALECT}/{}.sql.j2", Step::Rollback.template());
+    let env = templates.environment().map_err(|(template, message)| RenderError::Template { template, message })?;
+    let ctx = context! {
+        view => plan.spec.target.view.to_string(),
+        previous_body => Value::from_safe_string(previous_body.to_string()),
+    };
+    let sql = env
+        .get_template(Step::Rollback.template())
+        .and_then(|t| t.render(ctx))
+        .map_err(|e| RenderError::Template { template: file(), message: format!("{e:#}") })?
+        .trim()
+        .to_string();
+    check_parses(&sql).map_err(|message| RenderError::Parse {
+        template: file(),
+        step: Step::Rollback.name(),
+        batch: String::new(),
+        message,
+        sql: sql.clone(),
+    })?;
+    Ok(super::Statement { index, step: Step::Rollback, batch: None, sql })
+}
