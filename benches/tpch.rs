@@ -8,7 +8,11 @@
 //! `tpch_warehouse` example) is copied instead of generating one.
 
 use std::path::Path;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, RefreshKind, System};
 
 use backfill::execute::run::{execute, ExecuteOptions, Silent};
 use backfill::execute::session::{self, SessionOptions};
@@ -17,11 +21,40 @@ use backfill::render::{render, Templates, WAREHOUSE_URL};
 use backfill::spec::Spec;
 use backfill::warehouse::Warehouse;
 
-/// Peak resident set size of this process, bytes (Linux `VmHWM`).
-fn peak_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib: u64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+/// Samples this process's resident set size (through sysinfo) every 10 ms on a thread of
+/// its own until [`RssSampler::peak`]. sysinfo reports the current RSS only, so the peak is
+/// the largest sample: a lower bound of the true peak, off by at most 10 ms of growth.
+struct RssSampler {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Option<u64>>,
+}
+
+impl RssSampler {
+    fn start() -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let pid = sysinfo::get_current_pid().ok()?;
+            let mut system = System::new_with_specifics(RefreshKind::nothing()).ok()?;
+            let memory = ProcessRefreshKind::nothing().with_memory();
+            let mut peak = 0;
+            loop {
+                system.refresh_processes_specifics(ProcessesToUpdate::Some(&[pid]), false, memory);
+                peak = peak.max(system.process(pid)?.memory());
+                if flag.load(Ordering::Relaxed) {
+                    return Some(peak);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        Self { stop, thread }
+    }
+
+    /// The largest RSS sampled, bytes; `None` where sysinfo cannot read it.
+    fn peak(self) -> Option<u64> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().ok().flatten()
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -120,8 +153,9 @@ fn main() {
             }
         })
     };
+    let sampler = RssSampler::start();
     let shipped = run(&wh_dir, None, true);
-    let rss = peak_rss();
+    let rss = sampler.peak();
 
     let bare_time = runtime.block_on(async {
         let wh = Warehouse::open(&wh_dir.display().to_string()).unwrap();
@@ -159,6 +193,6 @@ fn main() {
     }
     match rss {
         Some(bytes) => println!("  peak RSS, run as shipped {:>8.1} MiB", bytes as f64 / (1024.0 * 1024.0)),
-        None => println!("  peak RSS of the run     unknown (no /proc/self/status)"),
+        None => println!("  peak RSS of the run     unknown (sysinfo cannot read it here)"),
     }
 }
