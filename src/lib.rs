@@ -16,6 +16,7 @@
 //! and TPC-H warehouses.
 #![warn(missing_docs)]
 
+pub mod build_info;
 pub mod catalog;
 pub mod error;
 pub mod execute;

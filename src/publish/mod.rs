@@ -22,7 +22,7 @@ use crate::catalog::{self, CatalogVersion, Release, ReleaseAction, View};
 use crate::error::store_err;
 use crate::execute::state::{self, BackfillDir, BaseFile, BatchState, PlanRecord};
 use crate::plan::Plan;
-use crate::render::{RenderedPlan, Step, TOOL_VERSION};
+use crate::render::{RenderedPlan, Step};
 use crate::spec::{ReasonKind, Spec};
 use crate::warehouse::Warehouse;
 use crate::Error;
@@ -164,7 +164,7 @@ pub async fn publish(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts:
         published_at: Utc::now(),
         source_range: source_range(spec),
         partitions: plan.partitions.len() as u64,
-        code_version: code_version(spec),
+        code_version: crate::build_info::code_version(),
         plan_fingerprint: record.fingerprint.clone(),
         approved_by: opts.approved_by.clone(),
         catalog_version: next.version,
@@ -200,25 +200,6 @@ pub fn source_range(spec: &Spec) -> String {
         text.push_str(&r.exclude.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "));
     }
     text
-}
-
-/// `git:<commit> backfill <version>` when the spec lives in a git work tree, else the tool
-/// version alone.
-pub fn code_version(spec: &Spec) -> String {
-    let dir = spec.source.file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let commit = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["rev-parse", "HEAD"])
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    match commit {
-        Some(c) if !c.is_empty() => format!("git:{c} {TOOL_VERSION}"),
-        _ => TOOL_VERSION.to_string(),
-    }
 }
 
 /// Partitions whose base files differ from `recorded` (added, removed or resized files).

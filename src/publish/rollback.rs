@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 
-use super::{code_version, is_published, ledger, source_range, verify};
+use super::{is_published, ledger, source_range, verify};
 use crate::catalog::{self, Release, ReleaseAction};
 use crate::plan::Plan;
 use crate::warehouse::Warehouse;
@@ -65,7 +65,7 @@ pub async fn rollback(plan: &Plan, wh: &Warehouse, approved_by: &str) -> Result<
         published_at: Utc::now(),
         source_range: source_range(spec),
         partitions: published.partitions,
-        code_version: code_version(spec),
+        code_version: crate::build_info::code_version(),
         plan_fingerprint: published.plan_fingerprint.clone(),
         approved_by: approved_by.to_string(),
         catalog_version: next.version,
