@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 
 use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, RefreshKind, System};
 
+#[path = "../tests/common/tpch.rs"]
+mod tpch;
+
 use backfill::execute::run::{execute, ExecuteOptions, Silent};
 use backfill::execute::session::{self, SessionOptions};
 use backfill::plan::Plan;
@@ -87,7 +90,7 @@ fn main() {
     // not count towards the measured run's peak RSS.
     if args.first().map(String::as_str) == Some("generate") {
         let sf: f64 = args[1].parse().unwrap();
-        runtime.block_on(backfill::sample::tpch::write_tpch(Path::new(&args[2]), sf)).unwrap();
+        runtime.block_on(tpch::write_tpch(Path::new(&args[2]), sf)).unwrap();
         return;
     }
     let scale_factor: f64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(1.0);
