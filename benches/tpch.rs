@@ -8,7 +8,14 @@
 //! `tpch_warehouse` example) is copied instead of generating one.
 
 use std::path::Path;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, RefreshKind, System};
+
+#[path = "../tests/common/tpch.rs"]
+mod tpch;
 
 use backfill::execute::progress::Silent;
 use backfill::execute::run::{execute, ExecuteOptions};
@@ -19,11 +26,40 @@ use backfill::render::{render, Templates, WAREHOUSE_URL};
 use backfill::spec::Spec;
 use backfill::warehouse::Warehouse;
 
-/// Peak resident set size of this process, bytes (Linux `VmHWM`).
-fn peak_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib: u64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+/// Samples this process's resident set size (through sysinfo) every 10 ms on a thread of
+/// its own until [`RssSampler::peak`]. sysinfo reports the current RSS only, so the peak is
+/// the largest sample: a lower bound of the true peak, off by at most 10 ms of growth.
+struct RssSampler {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Option<u64>>,
+}
+
+impl RssSampler {
+    fn start() -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let pid = sysinfo::get_current_pid().ok()?;
+            let mut system = System::new_with_specifics(RefreshKind::nothing()).ok()?;
+            let memory = ProcessRefreshKind::nothing().with_memory();
+            let mut peak = 0;
+            loop {
+                system.refresh_processes_specifics(ProcessesToUpdate::Some(&[pid]), false, memory);
+                peak = peak.max(system.process(pid)?.memory());
+                if flag.load(Ordering::Relaxed) {
+                    return Some(peak);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        Self { stop, thread }
+    }
+
+    /// The largest RSS sampled, bytes; `None` where sysinfo cannot read it.
+    fn peak(self) -> Option<u64> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().ok().flatten()
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -56,7 +92,7 @@ fn main() {
     // not count towards the measured run's peak RSS.
     if args.first().map(String::as_str) == Some("generate") {
         let sf: f64 = args[1].parse().unwrap();
-        runtime.block_on(backfill::sample::tpch::write_tpch(Path::new(&args[2]), sf)).unwrap();
+        runtime.block_on(tpch::write_tpch(Path::new(&args[2]), sf)).unwrap();
         return;
     }
     let scale_factor: f64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(1.0);
@@ -124,8 +160,9 @@ fn main() {
             }
         })
     };
+    let sampler = RssSampler::start();
     let shipped = run(&wh_dir, None, true);
-    let rss = peak_rss();
+    let rss = sampler.peak();
 
     let bare_time = runtime.block_on(async {
         let wh = Warehouse::open(&wh_dir.display().to_string()).unwrap();
@@ -163,6 +200,6 @@ fn main() {
     }
     match rss {
         Some(bytes) => println!("  peak RSS, run as shipped {:>8.1} MiB", bytes as f64 / (1024.0 * 1024.0)),
-        None => println!("  peak RSS of the run     unknown (no /proc/self/status)"),
+        None => println!("  peak RSS of the run     unknown (sysinfo cannot read it here)"),
     }
 }

@@ -13,6 +13,9 @@ use std::time::Instant;
 
 use clap::Parser;
 
+#[path = "../tests/common/tpch.rs"]
+mod tpch;
+
 /// Build a TPC-H sample warehouse.
 #[derive(Parser)]
 struct Args {
@@ -31,7 +34,7 @@ async fn main() -> Result<(), String> {
         std::fs::remove_dir_all(&args.out).map_err(|e| e.to_string())?;
     }
     let t = Instant::now();
-    backfill::sample::tpch::write_tpch(&args.out, args.scale_factor).await?;
+    tpch::write_tpch(&args.out, args.scale_factor).await?;
     println!("wrote a TPC-H warehouse (scale factor {}) to {} in {:.1?}", args.scale_factor, args.out.display(), t.elapsed());
     Ok(())
 }

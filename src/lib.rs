@@ -13,9 +13,10 @@
 //! [`warehouse`] and [`catalog`] read the hive-partitioned Parquet warehouse through
 //! `object_store`. Spec, plan, render and the dry run never write; `execute::run` writes
 //! only the shadow table and `_backfills/<id>/`. [`sample`] generates the bundled fixture
-//! and TPC-H warehouses.
+//! warehouse (the TPC-H one is dev-only: `tests/common/tpch.rs`).
 #![warn(missing_docs)]
 
+pub mod build_info;
 pub mod catalog;
 pub mod error;
 pub mod execute;

@@ -230,11 +230,16 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// Whether process `pid` exists on this machine (Linux: `/proc/<pid>`). Where that cannot
-/// be told, assume it does.
+/// Whether process `pid` exists on this machine (asked of sysinfo). Where that cannot be
+/// told, assume it does.
 fn process_alive(pid: u32) -> bool {
-    let proc = std::path::Path::new("/proc");
-    !proc.exists() || proc.join(pid.to_string()).exists()
+    use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, RefreshKind, System};
+    let Ok(mut system) = System::new_with_specifics(RefreshKind::nothing()) else {
+        return true;
+    };
+    let pid = Pid::from_u32(pid);
+    system.refresh_processes_specifics(ProcessesToUpdate::Some(&[pid]), true, ProcessRefreshKind::nothing());
+    system.process(pid).is_some()
 }
 
 /// Take the lease: create `lock` put-if-absent. An existing stale lease (or any lease,
@@ -272,4 +277,18 @@ pub async fn release(wh: &Warehouse, dir: &BackfillDir, mine: &Lease) -> Result<
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::process_alive;
+
+    #[test]
+    fn this_process_is_alive_and_an_impossible_pid_is_not() {
+        assert!(process_alive(std::process::id()));
+        if cfg!(target_os = "linux") {
+            // Above Linux's largest pid_max (2^22).
+            assert!(!process_alive(4_000_000_000));
+        }
+    }
 }

@@ -53,12 +53,13 @@ impl Default for SessionOptions {
     }
 }
 
-/// Physical memory in bytes, from `/proc/meminfo` where there is one.
+/// Physical memory in bytes, as sysinfo reads it for this operating system (`None` where
+/// it cannot).
 fn physical_memory() -> Option<usize> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    use sysinfo::{MemoryRefreshKind, RefreshKind, System};
+    let refresh = RefreshKind::nothing().with_memory(MemoryRefreshKind::nothing().with_ram());
+    let bytes = System::new_with_specifics(refresh).ok()?.total_memory();
+    usize::try_from(bytes).ok().filter(|&b| b > 0)
 }
 
 /// Open a session over `wh` with every table and every view of `catalog` registered.

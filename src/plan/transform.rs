@@ -2,15 +2,17 @@
 //! `batch_end`, `partitions` and `backfill_id`, then parsed as exactly one query.
 //! Errors point at the transform's own line in the spec (or its `.sql` file).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::ops::ControlFlow;
-use std::sync::LazyLock;
 
 use chrono::NaiveDate;
-use datafusion::sql::parser::{DFParser, Statement as DFStatement};
+use datafusion::error::DataFusionError;
+use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{visit_relations, Query, Statement, Visit, Visitor};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::parser::ParserError;
+use datafusion::sql::sqlparser::tokenizer::{Location, Tokenizer};
 use minijinja::{context, Environment, Value};
-use regex::Regex;
 
 use crate::spec::{Spec, SpecError, TransformOrigin};
 use crate::sql::date_value;
@@ -20,8 +22,6 @@ use crate::sql::new_environment;
 pub struct TransformTemplate {
     env: Environment<'static>,
 }
-
-static PARSER_POSITION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"Line: (\d+), Column: (\d+)").unwrap());
 
 impl TransformTemplate {
     /// Compile the transform of `spec`.
@@ -72,9 +72,7 @@ const TEMPLATE_FIX: &str = "use only {{ batch_start }}, {{ batch_end }}, {{ part
 /// Errors: a parse error at the transform's line and column, more than one statement,
 /// or a statement that is not a query.
 pub fn parse_query(spec: &Spec, sql: &str) -> Result<Box<Query>, SpecError> {
-    let mut statements = DFParser::parse_sql(sql).map_err(|e| {
-        let message = e.to_string();
-        let at = PARSER_POSITION.captures(&message).and_then(|c| Some((c[1].parse().ok()?, c[2].parse().ok()?)));
+    let mut statements = parse_statements(sql).map_err(|(message, at)| {
         transform_error(
             spec,
             at,
@@ -97,6 +95,28 @@ pub fn parse_query(spec: &Spec, sql: &str) -> Result<Box<Query>, SpecError> {
             )),
         },
         _ => Err(transform_error(spec, None, "the transform is not a query", only_query)),
+    }
+}
+
+/// Why SQL did not parse, and the 1-based (line, column) where, when known.
+type ParseFailure = (String, Option<(usize, usize)>);
+
+/// DataFusion's parse of `sql` (its default dialect, GenericDialect). On failure, the
+/// message and the 1-based (line, column) where it stopped: the tokenizer's error location,
+/// or the token the parser was looking at. (sqlparser keeps a parser error's own position
+/// only in its text; the next token is that position for most errors, but not for one
+/// raised after the parser consumed or backtracked over the offending token.)
+fn parse_statements(sql: &str) -> Result<VecDeque<DFStatement>, ParseFailure> {
+    let at = |l: Location| (l.line > 0 && l.column > 0).then_some((l.line as usize, l.column as usize));
+    let tokens = Tokenizer::new(&GenericDialect {}, sql).tokenize_with_location().map_err(|e| {
+        let position = at(e.location);
+        // The same text DataFusion gives a tokenizer error.
+        (DataFusionError::from(ParserError::from(e)).to_string(), position)
+    })?;
+    let mut parser = DFParserBuilder::new(tokens).build().map_err(|e| (e.to_string(), None))?;
+    match parser.parse_statements() {
+        Ok(statements) => Ok(statements),
+        Err(e) => Err((e.to_string(), at(parser.parser.peek_token_ref().span.start))),
     }
 }
 
@@ -171,5 +191,19 @@ pub fn transform_error(spec: &Spec, at: Option<(usize, usize)>, problem: impl In
             }
             err
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_statements;
+
+    #[test]
+    fn parse_errors_carry_the_position_where_parsing_stopped() {
+        assert_eq!(parse_statements("SELECT a,\n  b c d FROM t").unwrap_err().1, Some((2, 7)));
+        assert_eq!(parse_statements("SELECT * FROM t WHERE x = 'abc").unwrap_err().1, Some((1, 27)));
+        // At the end of the text there is no token to point at.
+        assert_eq!(parse_statements("SELECT 1 +").unwrap_err().1, None);
+        assert!(parse_statements("SELECT 1").is_ok());
     }
 }

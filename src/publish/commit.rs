@@ -11,7 +11,7 @@ use crate::catalog::{self, CatalogVersion, Release, ReleaseAction, View};
 use crate::execute::engine::{DataFusionEngine, Engine};
 use crate::execute::session::{self, SessionOptions};
 use crate::plan::Plan;
-use crate::render::{Statement, TOOL_VERSION};
+use crate::render::Statement;
 use crate::spec::Spec;
 use crate::sql::view_definition;
 use crate::state::BackfillDir;
@@ -73,7 +73,7 @@ pub(super) async fn commit_release(
         published_at: Utc::now(),
         source_range: source_range(spec),
         partitions: change.partitions,
-        code_version: code_version(spec),
+        code_version: crate::build_info::code_version(),
         plan_fingerprint: change.fingerprint,
         approved_by: change.approved_by,
         catalog_version: next.version,
@@ -97,23 +97,4 @@ pub fn source_range(spec: &Spec) -> String {
         text.push_str(&r.exclude.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "));
     }
     text
-}
-
-/// `git:<commit> backfill <version>` when the spec lives in a git work tree, else the tool
-/// version alone.
-pub fn code_version(spec: &Spec) -> String {
-    let dir = spec.source.file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let commit = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["rev-parse", "HEAD"])
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    match commit {
-        Some(c) if !c.is_empty() => format!("git:{c} {TOOL_VERSION}"),
-        _ => TOOL_VERSION.to_string(),
-    }
 }

@@ -18,7 +18,7 @@ use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStore;
 
-pub use commit::{code_version, source_range};
+pub use commit::source_range;
 use commit::{commit_release, ReleaseChange};
 
 use crate::catalog::{self, Release, ReleaseAction};

@@ -23,8 +23,7 @@ use crate::plan::Plan;
 /// the warehouse lives on this machine.
 pub const WAREHOUSE_URL: &str = "bf://warehouse/";
 
-/// The tool version that goes into every fingerprint.
-pub const TOOL_VERSION: &str = concat!("backfill ", env!("CARGO_PKG_VERSION"));
+pub use crate::build_info::TOOL_VERSION;
 
 /// The statements of one batch, in execution order: the write, then its reconciliation.
 #[derive(Debug, Clone)]

@@ -9,8 +9,6 @@
 //! revenue by about 1.1 %, inside the fixture spec's expected "-1.5% to -0.8%";
 //! merchants charged exactly 7 % are unchanged.
 
-pub mod tpch;
-
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;

@@ -8,6 +8,7 @@ mod locate;
 mod raw;
 pub mod units;
 mod validate;
+mod yaml;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -15,13 +15,11 @@ use super::raw::{NumberOrText, RawAmount, RawSpec};
 use super::units::{parse_duration, parse_size, DeltaRange, Tolerance};
 use super::*;
 
-const SPEC_REFERENCE: &str = "see the spec reference in README.md";
-
 /// Parse and check; see [`Spec::parse`].
 pub(super) fn parse(text: &str, path: &Path) -> Result<Spec, SpecError> {
     let index = PathIndex::build(text);
     let ctx = Ctx { file: path.to_path_buf(), index };
-    let raw: RawSpec = serde_yaml::from_str(text).map_err(|e| ctx.serde(&e))?;
+    let raw = super::yaml::raw_spec(text, path, &ctx.index)?;
     ctx.check(raw)
 }
 
@@ -39,25 +37,6 @@ impl Ctx {
             problem: problem.into(),
             fix: fix.into(),
         }
-    }
-
-    fn serde(&self, e: &serde_yaml::Error) -> SpecError {
-        let message = e.to_string();
-        // serde_yaml appends " at line L column C"; the position is shown in front instead.
-        let problem = match message.find(" at line ") {
-            Some(cut) => message[..cut].to_string(),
-            None => message.clone(),
-        };
-        let fix = if problem.contains("unknown field") {
-            format!("remove the field or correct its spelling; {SPEC_REFERENCE}")
-        } else if problem.contains("missing field") {
-            format!("add the field; {SPEC_REFERENCE}")
-        } else if problem.contains("invalid type") {
-            format!("give the field a value of the expected type; {SPEC_REFERENCE}")
-        } else {
-            format!("fix the YAML at this position; {SPEC_REFERENCE}")
-        };
-        SpecError { file: self.file.clone(), position: e.location().map(|l| (l.line(), l.column())), field: String::new(), problem, fix }
     }
 
     fn base_dir(&self) -> PathBuf {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 pub mod seasonal;
+pub mod tpch;
 
 /// The repository root (where Cargo.toml is).
 pub fn root() -> PathBuf {
@@ -67,7 +68,7 @@ pub fn tpch_warehouse() -> &'static Path {
         std::thread::spawn(|| {
             let dir = tempfile::tempdir().expect("tempdir");
             let rt = tokio::runtime::Runtime::new().expect("runtime");
-            rt.block_on(backfill::sample::tpch::write_tpch(dir.path(), 0.01)).expect("tpch warehouse");
+            rt.block_on(tpch::write_tpch(dir.path(), 0.01)).expect("tpch warehouse");
             dir
         })
         .join()

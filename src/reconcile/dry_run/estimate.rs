@@ -3,6 +3,7 @@
 //! each delta, and the `expected_delta` verdict on that interval (PASS inside, FAIL
 //! wholly outside, UNCERTAIN across a bound, and always UNCERTAIN for a min or max).
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -11,6 +12,9 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::{visit_expressions, Expr, ObjectName};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::parser::Parser;
 
 use super::{query, register, sample, MetricEstimate};
 use crate::error::engine;
@@ -21,12 +25,25 @@ use crate::render::{StatementRenderer, Step};
 use crate::spec::TableName;
 use crate::Error;
 
-/// Whether metric `sql` takes a `min` or `max`: an extreme of the whole range, which a
-/// sample need not contain, so its bootstrap interval says nothing about the range.
+/// Whether metric `sql` calls `min` or `max` anywhere in its expression: an extreme of the
+/// whole range, which a sample need not contain, so its bootstrap interval says nothing
+/// about the range. A metric that does not parse (the spec check rejects those) counts as
+/// one, which keeps its verdict UNCERTAIN.
 fn extreme(sql: &str) -> bool {
-    static CALL: std::sync::LazyLock<regex::Regex> =
-        std::sync::LazyLock::new(|| regex::Regex::new(r"(?i)\b(min|max)\s*\(").expect("valid"));
-    CALL.is_match(sql)
+    let Ok(expr) = Parser::new(&GenericDialect {}).try_with_sql(sql).and_then(|mut p| p.parse_expr()) else {
+        return true;
+    };
+    let found = visit_expressions(&expr, |e| match e {
+        Expr::Function(f) if is_min_or_max(&f.name) => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
+    });
+    found.is_break()
+}
+
+/// `min` or `max` in any case, also schema-qualified (`public.max`).
+fn is_min_or_max(name: &ObjectName) -> bool {
+    let last = name.0.last().and_then(|part| part.as_ident());
+    last.is_some_and(|id| id.value.eq_ignore_ascii_case("min") || id.value.eq_ignore_ascii_case("max"))
 }
 
 /// Each metric over the sample and its bootstrap resamples (`estimate_metrics`): the
@@ -125,4 +142,19 @@ pub(super) async fn estimate_metrics(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::extreme;
+
+    #[test]
+    fn min_and_max_calls_are_extremes_wherever_they_sit() {
+        for sql in ["max(net_revenue)", "MIN (x)", "sum(x) / max(y)", "coalesce(Max(x), 0)", "public.max(x)"] {
+            assert!(extreme(sql), "{sql}");
+        }
+        for sql in ["sum(net_revenue)", "count(*)", "sum(max_price)", "avg(\"min\")", "sum(x) + 'max(y)'"] {
+            assert!(!extreme(sql), "{sql}");
+        }
+    }
 }

@@ -2,6 +2,10 @@
 //! generator, split into daily `ship_date` partitions, and `finance.daily_revenue` per
 //! (revenue_date, return flag, line status, ship mode) with net revenue computed
 //! tax-inclusive — the bug `specs/tpch-revenue-fix.yaml` corrects.
+//!
+//! Dev-only, so that the `backfill` binary does not carry tpchgen: tpchgen and
+//! tpchgen-arrow are dev-dependencies, and the tests, the `tpch_warehouse` example and
+//! the `tpch` bench include this file as a module of their own (`#[path]`).
 
 use std::path::Path;
 use std::sync::Arc;
