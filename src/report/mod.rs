@@ -2,7 +2,8 @@
 //! checkpoints and the whole-range record (`range.json`) alone — nothing is recomputed —
 //! and rendered as Markdown for a pull request or ticket ([`markdown`]), JSON for
 //! machines (serde, with [`SCHEMA_VERSION`]; every digit kept), or one self-contained
-//! HTML page with SVG charts ([`html`]).
+//! HTML page with SVG charts ([`html`]). Markdown and HTML come from the templates under
+//! `templates/report/`, embedded in the binary ([`templates`]), given this one model.
 //!
 //! Whole-range metric figures come only from `range.json`: one query over the whole
 //! range, never a sum of per-batch or per-partition values. Per-batch and per-partition
@@ -11,6 +12,7 @@
 pub mod html;
 pub mod markdown;
 mod tables;
+pub mod templates;
 
 pub use tables::comparisons;
 
