@@ -5,10 +5,10 @@ use std::str::FromStr;
 use bigdecimal::BigDecimal;
 use chrono::NaiveDate;
 
-use super::super::{html, markdown, Report, Scope, Skipped, SCHEMA_VERSION};
+use super::super::{html, markdown, MetricTotal, Report, Scope, Skipped, SCHEMA_VERSION};
 use crate::execute::Table;
 use crate::number::Number;
-use crate::reconcile::{Gate, RowClasses, Verdict};
+use crate::reconcile::{Gate, MetricPair, RowClasses, Verdict};
 use crate::spec::{DeltaRange, Metric, Reason, ReasonKind};
 
 fn exact(text: &str) -> Option<Number> {
@@ -95,16 +95,9 @@ fn figures_and_ranges_come_from_the_number_module() {
     r.metrics_pending = None;
     r.complete = true;
     r.batches_done = 2;
-    r.metrics = vec![super::super::MetricTotal {
-        name: "net".into(),
-        sql: "sum(x)".into(),
-        old: exact("28164536.16"),
-        new: exact("27860857.31"),
-        delta: exact("-303678.85"),
-        percent: Some(-1.0782),
-        expected: Some(DeltaRange { low: -1.5, high: -0.8 }),
-        within: Some(true),
-    }];
+    let metric = &r.metric_definitions[0];
+    let pair = MetricPair { old: exact("28164536.16"), new: exact("27860857.31") };
+    r.metrics = vec![MetricTotal::new(metric, pair, None, Some(Verdict::Pass))];
     let md = markdown::render(&r).unwrap();
     let row = "| net | `sum(x)` | 28,164,536.16 | 27,860,857.31 | -303,678.85 | -1.08 % | -1.5 % to -0.8 % | inside |";
     assert!(md.contains(row), "{md}");

@@ -12,12 +12,13 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 
-use super::{query, register, sample, MetricEstimate};
+use super::{query, register, sample};
 use crate::error::engine;
 use crate::plan::{Batch, Plan};
 use crate::reconcile::read::Rows;
 use crate::reconcile::{Gate, MetricPair, Verdict};
 use crate::render::{StatementRenderer, Step};
+use crate::report::MetricTotal;
 use crate::spec::TableName;
 use crate::Error;
 
@@ -38,7 +39,7 @@ pub(super) async fn estimate_metrics(
     plan: &Plan,
     batch: &Batch,
     gates: &mut Vec<Gate>,
-) -> Result<Vec<MetricEstimate>, Error> {
+) -> Result<Vec<MetricTotal>, Error> {
     let spec = &plan.spec;
     let draws = sample::replicates(&batch.partitions, &plan.partitions);
     let schema = Arc::new(Schema::new(vec![
@@ -114,15 +115,7 @@ pub(super) async fn estimate_metrics(
             gates.push(Gate { name: format!("expected_delta:{}", m.name), verdict, detail });
             verdict
         });
-        out.push(MetricEstimate {
-            name: m.name.clone(),
-            old: pair.old,
-            new: pair.new,
-            percent,
-            interval,
-            expected: m.expected_delta,
-            verdict,
-        });
+        out.push(MetricTotal::new(m, pair, interval, verdict));
     }
     Ok(out)
 }
