@@ -145,7 +145,8 @@ fn main() {
                     &rendered.fingerprint,
                     &checkpoints,
                     checks.range().as_ref(),
-                ));
+                ))
+                .unwrap();
                 let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tpch-report.html");
                 std::fs::write(&out, html).unwrap();
                 eprintln!("report: {}", out.display());

@@ -21,6 +21,7 @@ pub mod catalog;
 pub mod error;
 pub mod execute;
 pub mod failpoint;
+pub mod layout;
 pub mod number;
 pub mod plan;
 pub mod publish;

@@ -77,7 +77,13 @@ fn dry_run_text_ends_with_the_command_that_executes() {
     assert!(text.contains("evaluated       the whole range, 546 partitions (estimated scan "), "{text}");
     assert!(text.contains("rows            2,184 unchanged, 8,736 changed, 0 added, 0 removed"), "{text}");
     assert!(text.contains("net_revenue     28,164,536.16 → 27,860,857.31 (-1.08 %); expected -1.5 % to -0.8 %: inside"), "{text}");
-    assert!(text.contains("pass      unique_keys") && text.contains("pass      expected_delta:net_revenue   whole range net_revenue 28,164,536.16 → 27,860,857.31 (-1.08 %) over 546 partitions"), "{text}");
+    assert!(
+        text.contains("pass  unique_keys")
+            && text.contains(
+                "pass  expected_delta:net_revenue  whole range net_revenue 28,164,536.16 → 27,860,857.31 (-1.08 %) over 546 partitions"
+            ),
+        "{text}"
+    );
     assert!(text.trim_end().ends_with("backfill run specs/revenue-tax-fix.yaml --execute"), "{text}");
 }
 

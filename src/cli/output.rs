@@ -1,4 +1,5 @@
-//! Query results on stdout: an aligned table, CSV with a header row, or JSON.
+//! Query results on stdout: an aligned table (drawn by [`backfill::layout::columns`], as
+//! every table the CLI prints), CSV with a header row, or JSON.
 
 use datafusion::arrow::record_batch::RecordBatch;
 
@@ -19,7 +20,10 @@ pub enum Format {
 pub fn format_batches(batches: &[RecordBatch], format: Format) -> Result<String, Error> {
     let arrow = |e: datafusion::arrow::error::ArrowError| backfill::error::engine(e.into());
     match format {
-        Format::Table => Ok(datafusion::arrow::util::pretty::pretty_format_batches(batches).map_err(arrow)?.to_string() + "\n"),
+        Format::Table => {
+            let table = backfill::reconcile::Table::from_batches(batches).map_err(arrow)?;
+            Ok(if table.columns.is_empty() { "no rows\n".to_string() } else { table.to_text(0) })
+        }
         Format::Csv => {
             let mut out = Vec::new();
             {

@@ -16,6 +16,7 @@
 mod batch;
 pub mod dry_run;
 pub mod gates;
+mod metric;
 pub mod range;
 pub mod read;
 mod table;
@@ -33,6 +34,7 @@ use crate::Error;
 
 pub use batch::{BatchOutcome, BatchReconciler, Checkpoint};
 pub use gates::{Gate, Verdict};
+pub use metric::MetricTotal;
 pub use range::RangeReconciliation;
 use read::Rows;
 pub use table::Table;

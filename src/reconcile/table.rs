@@ -42,23 +42,9 @@ impl Table {
         }
     }
 
-    /// Aligned plain-text rendering, one line per row, indented by `indent` spaces.
+    /// Aligned plain-text rendering, one line per row under a header line, indented by
+    /// `indent` spaces ([`crate::layout::columns`]).
     pub fn to_text(&self, indent: usize) -> String {
-        let pad = " ".repeat(indent);
-        let mut widths: Vec<usize> = self.columns.iter().map(|c| c.chars().count()).collect();
-        for row in &self.rows {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
-        let line = |cells: &[String]| {
-            let parts: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-            format!("{pad}{}\n", parts.join("  ").trim_end())
-        };
-        let mut out = line(&self.columns);
-        for row in &self.rows {
-            out.push_str(&line(row));
-        }
-        out
+        crate::layout::columns(&self.columns, &self.rows, &" ".repeat(indent))
     }
 }

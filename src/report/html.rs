@@ -1,157 +1,28 @@
-//! The report as one self-contained HTML page: no scripts, no external files. Two SVG
-//! charts drawn with `plotters`: each metric old vs new per partition across the range,
-//! and each metric's delta in percent per partition against the expected range.
+//! The report as one self-contained HTML page, `templates/report/report.html.j2`: no
+//! scripts, no external files. Two SVG charts per metric, drawn here with `plotters`:
+//! its old vs new value per partition across the range, and its delta in percent per
+//! partition against the expected range.
 
-use std::fmt::Write;
-
+use minijinja::{context, Value};
 use plotters::prelude::*;
 
 use super::Report;
-use crate::number::{count, or_null, percent};
-use crate::reconcile::Table;
+use crate::render::RenderError;
 
 /// Render `r` as an HTML page.
-pub fn render(r: &Report) -> String {
-    let mut o = String::new();
-    let s = &r.scope;
-    let _ = write!(
-        o,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Backfill report: {id}</title>\n<style>{CSS}</style></head><body>\n<h1>Backfill report: {id}</h1>\n",
-        id = esc(&r.backfill_id)
-    );
-    let _ = writeln!(o, "<p><b>{}</b>: {} ({}), owner {}</p>", esc(&r.reason.issue), esc(&r.reason.change), r.reason.kind, esc(&r.owner));
-    let verdict = if !r.complete {
-        format!("<p class=\"bad\">Incomplete: the figures cover {} of {} batches.</p>", r.batches_done, r.batches)
-    } else if let Some(why) = &r.metrics_pending {
-        format!("<p class=\"bad\">Every batch is done, but the whole-range figures are missing: {}.</p>", esc(why))
-    } else if r.gates.iter().all(|g| g.passed()) {
-        "<p class=\"good\">Every batch is done and every gate passed.</p>".to_string()
-    } else {
-        "<p class=\"bad\">A gate failed: this backfill must not be published.</p>".to_string()
-    };
-    o.push_str(&verdict);
-    let _ = writeln!(o, "<table class=\"facts\"><tr><th>base table</th><td><code>{}</code></td></tr>", esc(&s.table));
-    let _ = writeln!(
-        o,
-        "<tr><th>scope</th><td><code>{}</code> {} .. {}: {} partitions</td></tr>",
-        esc(&s.partition_key),
-        s.start,
-        s.end,
-        count(s.partitions as u64)
-    );
-    let _ = writeln!(o, "<tr><th>shadow → view</th><td><code>{}</code> → <code>{}</code></td></tr>", esc(&s.shadow), esc(&s.view));
-    let _ = writeln!(o, "<tr><th>plan fingerprint</th><td><code>{}</code></td></tr>", esc(&r.fingerprint));
-    let _ = writeln!(o, "<tr><th>batches</th><td>{} of {} done</td></tr></table>", r.batches_done, r.batches);
-
-    o.push_str("<h2>Gates</h2>\n<div class=\"scroll\"><table><tr><th>gate</th><th>result</th><th>detail</th></tr>\n");
-    for g in &r.gates {
-        let class = if g.passed() { "good" } else { "bad" };
-        let _ = writeln!(o, "<tr><td>{}</td><td class=\"{class}\">{}</td><td>{}</td></tr>", esc(&g.name), g.verdict.word(), esc(&g.detail));
-    }
-    o.push_str("</table></div>\n<h2>Metrics over the whole range</h2>\n");
-    match &r.metrics_pending {
-        Some(why) => {
-            let _ = writeln!(o, "<p class=\"bad\">Not yet: {}.</p>", esc(why));
-        }
-        None => {
-            o.push_str("<p>One query over every base row and one over every shadow row in range.</p>\n<div class=\"scroll\"><table><tr><th>metric</th><th>sql</th><th>old</th><th>new</th><th>delta</th><th>delta %</th><th>expected</th></tr>\n");
-            for m in &r.metrics {
-                let class = match m.within {
-                    Some(true) => "good",
-                    Some(false) => "bad",
-                    None => "",
-                };
-                let _ = writeln!(
-                    o,
-                    "<tr><td>{}</td><td><code>{}</code></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n {class}\">{}</td><td>{}</td></tr>",
-                    esc(&m.name),
-                    esc(&m.sql),
-                    or_null(m.old.as_ref()),
-                    or_null(m.new.as_ref()),
-                    or_null(m.delta.as_ref()),
-                    percent(m.percent),
-                    m.expected.map_or(String::new(), |e| e.to_string())
-                );
+///
+/// Errors: [`RenderError::Template`] when the embedded template fails to render.
+pub fn render(r: &Report) -> Result<String, RenderError> {
+    let charts: Vec<Value> = (0..r.metric_definitions.len())
+        .map(|i| {
+            context! {
+                values => Value::from_safe_string(values_chart(r, i)),
+                delta => Value::from_safe_string(delta_chart(r, i)),
             }
-            o.push_str("</table></div>\n");
-        }
-    }
-    let c = &r.rows;
-    let _ = writeln!(
-        o,
-        "<p>Rows: {} unchanged, {} changed, {} added, {} removed.</p>",
-        count(c.unchanged),
-        count(c.changed),
-        count(c.added),
-        count(c.removed)
-    );
-    if !r.comparisons.is_empty() {
-        o.push_str("<p>Values compared (keys matched NULL-safely):</p><ul>");
-        for line in &r.comparisons {
-            let _ = write!(o, "<li>{}</li>", esc(line));
-        }
-        o.push_str("</ul>\n");
-    }
-    for (i, m) in r.metric_definitions.iter().enumerate() {
-        let _ = writeln!(o, "<h2>{} per partition</h2>\n<figure>{}</figure>", esc(&m.name), values_chart(r, i));
-        let _ = writeln!(o, "<figure>{}</figure>", delta_chart(r, i));
-    }
-    if !r.batch_metrics.is_empty() && !r.metric_definitions.is_empty() {
-        o.push_str("<h2>Metrics per batch</h2>\n<p>Each batch's own aggregate over its rows: delta % per metric.</p>\n<div class=\"scroll\"><table><tr><th>batch</th><th>partitions</th>");
-        for m in &r.metric_definitions {
-            let _ = write!(o, "<th>{}</th>", esc(&m.name));
-        }
-        o.push_str("</tr>\n");
-        for b in &r.batch_metrics {
-            let _ = write!(o, "<tr><td class=\"n\">{}</td><td>{}..{}</td>", b.batch, b.first, b.last);
-            for p in &b.metrics {
-                let _ = write!(o, "<td class=\"n\">{}</td>", percent(p.percent()));
-            }
-            o.push_str("</tr>\n");
-        }
-        o.push_str("</table></div>\n");
-    }
-    o.push_str("<h2>Outliers</h2>\n");
-    if r.outliers.is_empty() {
-        o.push_str("<p>None: no partition's delta lies far outside the expected range.</p>\n");
-    } else {
-        o.push_str("<p>Each partition's own values.</p><div class=\"scroll\"><table><tr><th>partition</th><th>metric</th><th>old</th><th>new</th><th>delta %</th></tr>\n");
-        for x in &r.outliers {
-            let _ = writeln!(
-                o,
-                "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-                x.partition,
-                esc(&x.metric),
-                or_null(x.pair.old.as_ref()),
-                or_null(x.pair.new.as_ref()),
-                percent(x.percent)
-            );
-        }
-        o.push_str("</table></div>\n");
-    }
-    let _ = writeln!(o, "<h2>Largest changes</h2>\n{}", table(&r.top_changes));
-    let _ = writeln!(o, "<h2>Unchanged rows (sample)</h2>\n{}", table(&r.unchanged_sample));
-    let _ = writeln!(o, "<h2>Added rows (sample)</h2>\n{}", table(&r.added_sample));
-    let _ = writeln!(o, "<h2>Removed rows (sample)</h2>\n{}", table(&r.removed_sample));
-    let list = super::date_list;
-    let _ = writeln!(
-        o,
-        "<h2>Skipped partitions</h2>\n<p>Excluded: {}. Without source data: {}.</p>",
-        list(&r.skipped.excluded),
-        list(&r.skipped.without_source)
-    );
-    o.push_str("<h2>Downstream dependents</h2>\n<ul>");
-    for d in &r.downstream {
-        let _ = write!(o, "<li>{}</li>", esc(d));
-    }
-    o.push_str("</ul>\n</body></html>\n");
-    o
+        })
+        .collect();
+    super::templates::render("report.html.j2", context! { r => Value::from_serialize(r), charts })
 }
-
-const CSS: &str = "body{font:15px/1.45 system-ui,sans-serif;max-width:1060px;margin:2em auto;padding:0 1em;color:#1d2433}\
-table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #d5d9e0;padding:.25em .6em;text-align:left;vertical-align:top}\
-th{background:#f2f4f7}.n{text-align:right;font-variant-numeric:tabular-nums}.good{color:#17693a;font-weight:600}.bad{color:#b42318;font-weight:600}\
-code{font-size:90%}figure{margin:.5em 0;overflow-x:auto}.scroll{overflow-x:auto;max-width:100%}";
 
 const WIDTH: u32 = 1000;
 const HEIGHT: u32 = 320;
@@ -254,29 +125,4 @@ fn chart(
         }
     }
     svg
-}
-
-/// A table as HTML; "None." when empty.
-fn table(t: &Table) -> String {
-    if t.rows.is_empty() {
-        return "<p>None.</p>".into();
-    }
-    let mut o = String::from("<div class=\"scroll\"><table><tr>");
-    for c in &t.columns {
-        let _ = write!(o, "<th>{}</th>", esc(c));
-    }
-    o.push_str("</tr>\n");
-    for row in &t.rows {
-        o.push_str("<tr>");
-        for c in row {
-            let _ = write!(o, "<td>{}</td>", esc(c));
-        }
-        o.push_str("</tr>\n");
-    }
-    o + "</table></div>"
-}
-
-/// Escape text for HTML.
-fn esc(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

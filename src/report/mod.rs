@@ -2,7 +2,8 @@
 //! checkpoints and the whole-range record (`range.json`) alone — nothing is recomputed —
 //! and rendered as Markdown for a pull request or ticket ([`markdown`]), JSON for
 //! machines (serde, with [`SCHEMA_VERSION`]; every digit kept), or one self-contained
-//! HTML page with SVG charts ([`html`]).
+//! HTML page with SVG charts ([`html`]). Markdown and HTML come from the templates under
+//! `templates/report/`, embedded in the binary ([`templates`]), given this one model.
 //!
 //! Whole-range metric figures come only from `range.json`: one query over the whole
 //! range, never a sum of per-batch or per-partition values. Per-batch and per-partition
@@ -11,7 +12,9 @@
 pub mod html;
 pub mod markdown;
 mod tables;
+pub mod templates;
 
+pub use crate::reconcile::MetricTotal;
 pub use tables::comparisons;
 
 /// Dates as a comma-separated list, or `none`.
@@ -27,12 +30,10 @@ use tables::{first_rows, merge_top_changes};
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::number::Number;
 use crate::plan::Plan;
 use crate::reconcile::gates::{self, Outlier};
 use crate::reconcile::{Checkpoint, Table};
 use crate::reconcile::{Gate, MetricPair, PartitionResult, RangeReconciliation, Reconciliation, RowClasses};
-use crate::spec::DeltaRange;
 use crate::state::BatchState;
 
 /// Version of the JSON report's shape; bumped on incompatible changes. 2: exact metric
@@ -137,27 +138,6 @@ pub struct BatchMetrics {
     pub metrics: Vec<MetricPair>,
 }
 
-/// A metric over the whole range.
-#[derive(Debug, Clone, Serialize)]
-pub struct MetricTotal {
-    /// Metric name.
-    pub name: String,
-    /// Its SQL expression.
-    pub sql: String,
-    /// The base's value over the whole range (exact for decimals and integers).
-    pub old: Option<Number>,
-    /// The shadow's value over the whole range.
-    pub new: Option<Number>,
-    /// new − old, exact when both are.
-    pub delta: Option<Number>,
-    /// (new − old) / |old| × 100.
-    pub percent: Option<f64>,
-    /// The spec's expected range.
-    pub expected: Option<DeltaRange>,
-    /// Whether `percent` lies in it (`None` without a range or a percent).
-    pub within: Option<bool>,
-}
-
 /// Build the report of `plan` from its checkpoints (those under `fingerprint` count) and
 /// its whole-range record, if one was computed under `fingerprint` after them.
 pub fn build(plan: &Plan, fingerprint: &str, checkpoints: &[Checkpoint], range: Option<&RangeReconciliation>) -> Report {
@@ -204,28 +184,7 @@ pub fn build(plan: &Plan, fingerprint: &str, checkpoints: &[Checkpoint], range: 
         gate_list.extend(r.gates.iter().cloned());
     }
 
-    let metrics: Vec<MetricTotal> = match range {
-        None => Vec::new(),
-        Some(r) => spec
-            .validation
-            .metrics
-            .iter()
-            .zip(&r.metrics)
-            .map(|(m, pair)| {
-                let percent = pair.percent();
-                MetricTotal {
-                    name: m.name.clone(),
-                    sql: m.sql.clone(),
-                    old: pair.old.clone(),
-                    new: pair.new.clone(),
-                    delta: pair.delta(),
-                    percent,
-                    expected: m.expected_delta,
-                    within: m.expected_delta.zip(percent).map(|(e, p)| e.contains(p)),
-                }
-            })
-            .collect(),
-    };
+    let metrics = range.map_or_else(Vec::new, |r| MetricTotal::over_range(spec, r));
     let metrics_pending = match (range, complete) {
         (Some(_), _) => None,
         (None, false) => Some(format!("computed when the last batch is done ({} of {} batches done)", done.len(), plan.batches.len())),

@@ -104,41 +104,49 @@ fn text(plan: &Plan, rendered: &RenderedPlan, warehouse: &str) -> String {
         .join(", ");
     let mut o = String::new();
     let _ = writeln!(o, "-- backfill plan: {}", spec.backfill_id);
-    let _ = writeln!(o, "--   reason       {} ({}): {}", spec.reason.issue, spec.reason.kind, spec.reason.change);
-    let _ = writeln!(o, "--   owner        {}", spec.owner);
-    let _ = writeln!(o, "--   warehouse    {warehouse} (mounted as {WAREHOUSE_URL}), catalog version {}", plan.catalog_version);
     let keys = if spec.target.keys.is_empty() { "whole rows".to_string() } else { spec.target.keys.join(", ") };
-    let _ = writeln!(o, "--   base table   {} (partition key {}; keys {keys})", spec.target.table, spec.target.partition_key);
-    let _ = writeln!(o, "--   shadow       {}", spec.target.shadow);
     let view_state = if plan.view.exists { "exists" } else { "created by the first step" };
-    let _ = writeln!(o, "--   view         {} ({view_state})", spec.target.view);
-    let _ = writeln!(o, "--   range        {}..{}: {} days", r.start, r.end, days);
-    let _ = writeln!(o, "--   partitions   {} to recompute; excluded: {excluded}", plan.partitions.len());
-    let _ = writeln!(
-        o,
-        "--   batches      {} of up to {} partitions, at most {} in flight",
-        plan.batches.len(),
-        spec.execution.partitions_per_batch,
-        spec.execution.max_concurrency
-    );
-    let _ = writeln!(o, "--   sources      {sources}");
-    let _ = writeln!(
-        o,
-        "--   estimate     {} rows, {} in {} files; largest batch {} ({} rows, {})",
-        count(total.rows),
-        bytes(total.bytes),
-        count(total.files),
-        largest.number,
-        count(largest.estimate.rows),
-        bytes(largest.estimate.bytes)
-    );
-    if let Some(limit) = spec.execution.max_bytes_scanned {
+    let (execution, target) = (&spec.execution, &spec.target);
+    let mut facts = vec![
+        ("reason", format!("{} ({}): {}", spec.reason.issue, spec.reason.kind, spec.reason.change)),
+        ("owner", spec.owner.clone()),
+        ("warehouse", format!("{warehouse} (mounted as {WAREHOUSE_URL}), catalog version {}", plan.catalog_version)),
+        ("base table", format!("{} (partition key {}; keys {keys})", target.table, target.partition_key)),
+        ("shadow", target.shadow.to_string()),
+        ("view", format!("{} ({view_state})", target.view)),
+        ("range", format!("{}..{}: {} days", r.start, r.end, days)),
+        ("partitions", format!("{} to recompute; excluded: {excluded}", plan.partitions.len())),
+        (
+            "batches",
+            format!(
+                "{} of up to {} partitions, at most {} in flight",
+                plan.batches.len(),
+                execution.partitions_per_batch,
+                execution.max_concurrency
+            ),
+        ),
+        ("sources", sources),
+        (
+            "estimate",
+            format!(
+                "{} rows, {} in {} files; largest batch {} ({} rows, {})",
+                count(total.rows),
+                bytes(total.bytes),
+                count(total.files),
+                largest.number,
+                count(largest.estimate.rows),
+                bytes(largest.estimate.bytes)
+            ),
+        ),
+    ];
+    if let Some(limit) = execution.max_bytes_scanned {
         let verdict = if total.bytes > limit { "OVER the limit: run --execute will refuse" } else { "within the limit" };
-        let _ = writeln!(o, "--   budget       max_bytes_scanned {}: {verdict}", bytes(limit));
+        facts.push(("budget", format!("max_bytes_scanned {}: {verdict}", bytes(limit))));
     }
-    let _ = writeln!(o, "--   downstream   {}", dependents(&plan.downstream));
-    let _ = writeln!(o, "--   statements   {} ({} dialect)", rendered.statements().count(), rendered.dialect);
-    let _ = writeln!(o, "--   fingerprint  sha256:{}", rendered.fingerprint);
+    facts.push(("downstream", dependents(&plan.downstream)));
+    facts.push(("statements", format!("{} ({} dialect)", rendered.statements().count(), rendered.dialect)));
+    facts.push(("fingerprint", format!("sha256:{}", rendered.fingerprint)));
+    o.push_str(&backfill::layout::pairs(&facts, "--   "));
     for s in rendered.statements() {
         let est = match (s.step, s.batch.and_then(|n| plan.batches.get(n as usize - 1))) {
             (backfill::render::Step::WriteBatch, Some(b)) => {

@@ -73,9 +73,9 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
     let range = state::read_json::<backfill::reconcile::RangeReconciliation>(&c.warehouse, &dir.range()).await?;
     let r = report::build(&c.plan, &record.fingerprint, &checkpoints, range.as_ref());
     let (text, ext) = match args.format {
-        Format::Md => (report::markdown::render(&r), "md"),
+        Format::Md => (report::markdown::render(&r)?, "md"),
         Format::Json => (serde_json::to_string_pretty(&r).expect("serializes") + "\n", "json"),
-        Format::Html => (report::html::render(&r), "html"),
+        Format::Html => (report::html::render(&r)?, "html"),
     };
     let kept = object_store::path::Path::from(format!("{}/report.{ext}", dir.root()));
     c.warehouse.store().put(&kept, PutPayload::from(text.clone().into_bytes())).await.map_err(|e| store_err(&c.warehouse, e))?;

@@ -7,6 +7,7 @@ use clap::ValueEnum;
 
 use backfill::execute::run::ExecuteOptions;
 use backfill::execute::session::SessionOptions;
+use backfill::layout;
 use backfill::number::{count, or_null, percent};
 use backfill::reconcile::dry_run::{dry_run, Coverage, DryRun, DryRunOptions, DEFAULT_SAMPLE};
 use backfill::reconcile::{BatchOutcome, BatchReconciler};
@@ -154,29 +155,28 @@ fn text(r: &DryRun, plan: &backfill::plan::Plan, args: &Args, global: &Global) -
     let c = &r.classes;
     let mut o = String::new();
     let _ = writeln!(o, "dry run of {}: nothing was written", plan.spec.backfill_id);
+    let (partitions, estimated, budget) = (count(r.partitions as u64), bytes(r.estimated_bytes), bytes(r.budget));
+    let mut facts: Vec<(String, String)> = Vec::new();
     match r.coverage {
         Coverage::WholeRange => {
-            let _ = writeln!(
-                o,
-                "  evaluated       the whole range, {} partitions (estimated scan {} fits the budget {}): the deltas are exact",
-                count(r.partitions as u64),
-                bytes(r.estimated_bytes),
-                bytes(r.budget)
-            );
+            let scan = format!("estimated scan {estimated} fits the budget {budget}");
+            facts.push(("evaluated".into(), format!("the whole range, {partitions} partitions ({scan}): the deltas are exact")));
         }
         Coverage::Sample => {
-            let _ = writeln!(o, "  evaluated       a sample of {} of {} partitions, every month represented (estimated scan {} is over the budget {}): the deltas are estimates", r.evaluated.len(), count(r.partitions as u64), bytes(r.estimated_bytes), bytes(r.budget));
-            let _ = writeln!(o, "  sampled         {}", date_list(&r.evaluated));
+            let n = r.evaluated.len();
+            facts.push((
+                "evaluated".into(),
+                format!(
+                    "a sample of {n} of {partitions} partitions, every month represented (estimated scan {estimated} is over \
+                     the budget {budget}): the deltas are estimates"
+                ),
+            ));
+            facts.push(("sampled".into(), date_list(&r.evaluated)));
         }
     }
-    let _ = writeln!(
-        o,
-        "  rows            {} unchanged, {} changed, {} added, {} removed",
-        count(c.unchanged),
-        count(c.changed),
-        count(c.added),
-        count(c.removed)
-    );
+    let rows =
+        format!("{} unchanged, {} changed, {} added, {} removed", count(c.unchanged), count(c.changed), count(c.added), count(c.removed));
+    facts.push(("rows".into(), rows));
     for m in &r.metrics {
         let delta = match (m.percent, m.interval) {
             (None, _) => "n/a (old is 0 or NULL)".to_string(),
@@ -203,20 +203,21 @@ fn text(r: &DryRun, plan: &backfill::plan::Plan, args: &Args, global: &Global) -
             (Some(e), None) => format!("; expected {e}"),
             (None, _) => String::new(),
         };
-        let _ = writeln!(o, "  {:<15} {} → {}{over} ({delta}){verdict}", m.name, or_null(m.old.as_ref()), or_null(m.new.as_ref()));
+        let (old, new) = (or_null(m.old.as_ref()), or_null(m.new.as_ref()));
+        facts.push((m.name.clone(), format!("{old} → {new}{over} ({delta}){verdict}")));
     }
-    let _ = writeln!(o, "  excluded        {}", date_list(&r.excluded));
-    let _ = writeln!(o, "  without source  {}", date_list(&r.without_source));
+    facts.push(("excluded".into(), date_list(&r.excluded)));
+    facts.push(("without source".into(), date_list(&r.without_source)));
     let det = if r.deterministic {
         "yes: two evaluations gave identical rows"
     } else {
         "NO: two evaluations of the same partitions differ; make the transform deterministic before running it"
     };
-    let _ = writeln!(o, "  deterministic   {det}");
+    facts.push(("deterministic".into(), det.into()));
+    o.push_str(&layout::pairs(&facts, "  "));
     let _ = writeln!(o, "\ngates:");
-    for g in &r.gates {
-        let _ = writeln!(o, "  {:<9} {:<28} {}", g.verdict.word(), g.name, g.detail);
-    }
+    let gates: Vec<Vec<String>> = r.gates.iter().map(|g| vec![g.verdict.word().to_string(), g.name.clone(), g.detail.clone()]).collect();
+    o.push_str(&layout::columns(&[], &gates, "  "));
     for x in &r.outliers {
         let _ = writeln!(o, "  outlier {} {} {} (this partition alone)", x.partition, x.metric, percent(x.percent));
     }

@@ -93,20 +93,21 @@ fn text(s: &Status) -> String {
         return format!("{}: not started; `backfill run SPEC --execute` begins it\n", s.backfill_id);
     }
     let mut o = format!("{}: {} of {} batches done, {} failed, {} pending\n", s.backfill_id, s.done, s.batches, s.failed.len(), s.pending);
-    o.push_str(&format!("  rows      {} written, {} read\n", count(s.rows_written), bytes(s.bytes_scanned)));
     let rate = s.rows_per_second.map_or("n/a".to_string(), |r| format!("{} rows/s", count(r as u64)));
-    o.push_str(&format!("  busy      {:.1}s in batches ({rate})\n", s.elapsed_seconds));
     let eta = match (s.pending, s.eta_seconds) {
         (0, _) => "complete".to_string(),
         (_, Some(e)) => format!("about {e:.0}s at the rate so far"),
         (_, None) => "unknown".to_string(),
     };
-    o.push_str(&format!("  eta       {eta}\n"));
-    for (batch, reason) in &s.failed {
-        o.push_str(&format!("  batch {batch} failed: {reason}\n"));
-    }
+    let mut facts = vec![
+        ("rows".to_string(), format!("{} written, {} read", count(s.rows_written), bytes(s.bytes_scanned))),
+        ("busy".to_string(), format!("{:.1}s in batches ({rate})", s.elapsed_seconds)),
+        ("eta".to_string(), eta),
+    ];
+    facts.extend(s.failed.iter().map(|(batch, reason)| ("failed".to_string(), format!("batch {batch}: {reason}"))));
     if let Some(f) = &s.fingerprint {
-        o.push_str(&format!("  fingerprint sha256:{f}\n"));
+        facts.push(("fingerprint".to_string(), format!("sha256:{f}")));
     }
+    o.push_str(&backfill::layout::pairs(&facts, "  "));
     o
 }

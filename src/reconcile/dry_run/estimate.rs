@@ -16,10 +16,11 @@ use datafusion::sql::sqlparser::ast::{visit_expressions, Expr, ObjectName};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
-use super::{query, register, sample, MetricEstimate};
+use super::{query, register, sample};
 use crate::error::engine;
 use crate::plan::{Batch, Plan};
 use crate::reconcile::read::Rows;
+use crate::reconcile::MetricTotal;
 use crate::reconcile::{Gate, MetricPair, Verdict};
 use crate::render::{StatementRenderer, Step};
 use crate::spec::TableName;
@@ -55,7 +56,7 @@ pub(super) async fn estimate_metrics(
     plan: &Plan,
     batch: &Batch,
     gates: &mut Vec<Gate>,
-) -> Result<Vec<MetricEstimate>, Error> {
+) -> Result<Vec<MetricTotal>, Error> {
     let spec = &plan.spec;
     let draws = sample::replicates(&batch.partitions, &plan.partitions);
     let schema = Arc::new(Schema::new(vec![
@@ -131,15 +132,7 @@ pub(super) async fn estimate_metrics(
             gates.push(Gate { name: format!("expected_delta:{}", m.name), verdict, detail });
             verdict
         });
-        out.push(MetricEstimate {
-            name: m.name.clone(),
-            old: pair.old,
-            new: pair.new,
-            percent,
-            interval,
-            expected: m.expected_delta,
-            verdict,
-        });
+        out.push(MetricTotal::new(m, pair, interval, verdict));
     }
     Ok(out)
 }

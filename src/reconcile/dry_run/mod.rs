@@ -30,11 +30,11 @@ use crate::error::engine;
 use crate::execute::engine::DataFusionEngine;
 use crate::execute::output;
 use crate::execute::session::{self, SessionOptions};
-use crate::number::Number;
 use crate::plan::{Batch, Estimate, Plan};
-use crate::reconcile::{self, gates, gates::Outlier, Gate, RangeReconciliation, RowClasses, Verdict};
+use crate::reconcile::MetricTotal;
+use crate::reconcile::{self, gates, gates::Outlier, Gate, RangeReconciliation, RowClasses};
 use crate::render::{StatementRenderer, Step, Templates};
-use crate::spec::{DeltaRange, TableName};
+use crate::spec::TableName;
 use crate::warehouse::Warehouse;
 use crate::Error;
 
@@ -65,25 +65,6 @@ pub enum Coverage {
     Sample,
 }
 
-/// One metric as the dry run measured it.
-#[derive(Debug, Clone, Serialize)]
-pub struct MetricEstimate {
-    /// Metric name.
-    pub name: String,
-    /// Over the whole range (exact) or over the sampled partitions.
-    pub old: Option<Number>,
-    /// The recomputed rows' value, over the same partitions.
-    pub new: Option<Number>,
-    /// (new − old) / |old| × 100.
-    pub percent: Option<f64>,
-    /// With a sample: the 95 % bootstrap interval of `percent`, `[low, high]`.
-    pub interval: Option<[f64; 2]>,
-    /// The spec's whole-range expected range, if any.
-    pub expected: Option<DeltaRange>,
-    /// Its verdict, if there is a range.
-    pub verdict: Option<Verdict>,
-}
-
 /// What the dry run found.
 #[derive(Debug, Clone, Serialize)]
 pub struct DryRun {
@@ -99,8 +80,8 @@ pub struct DryRun {
     pub partitions: usize,
     /// Row classes over the evaluated partitions.
     pub classes: RowClasses,
-    /// Each metric.
-    pub metrics: Vec<MetricEstimate>,
+    /// Each metric, as the report shows it (with an interval over a sample).
+    pub metrics: Vec<MetricTotal>,
     /// The largest changes (at most `sample_rows`).
     pub changed_rows: Table,
     /// Rows the correction leaves as they are (at most `sample_rows`).
@@ -214,23 +195,7 @@ pub async fn dry_run(plan: &Plan, wh: &Warehouse, templates: &Templates, opts: &
             let rows = query(&ctx, &r.render_step(Step::ReconcileRange, None)?).await?;
             let range = RangeReconciliation::from_result(spec, &rows, "dry run", plan.partitions.len() as u64, chrono::Utc::now())?;
             gates.extend(range.gates.iter().cloned());
-            spec.validation
-                .metrics
-                .iter()
-                .zip(range.metrics)
-                .map(|(m, pair)| {
-                    let verdict = range.gates.iter().find(|g| g.name == format!("expected_delta:{}", m.name)).map(|g| g.verdict);
-                    MetricEstimate {
-                        name: m.name.clone(),
-                        percent: pair.percent(),
-                        old: pair.old,
-                        new: pair.new,
-                        interval: None,
-                        expected: m.expected_delta,
-                        verdict,
-                    }
-                })
-                .collect()
+            MetricTotal::over_range(spec, &range)
         }
         Coverage::Sample => estimate::estimate_metrics(&ctx, &r, plan, &batch, &mut gates).await?,
     };
