@@ -1,12 +1,14 @@
 //! The one integration-test binary (as in jj's `tests/runner.rs`): every module below
 //! drives the real `backfill` binary or the library against the bundled fixture.
 
+mod architecture;
 mod bad_specs;
 mod common;
 mod data_errors;
 mod demo;
 mod dry_run;
 mod execute;
+mod executed;
 mod help;
 mod numbers;
 mod plan_cli;
