@@ -60,7 +60,10 @@ fn main() {
     }
     times.sort();
     stages.sort();
-    println!("plan, 10-year daily range: {} partitions, {} batches, {} statements rendered and parsed", shape.0, shape.1, shape.2);
+    println!(
+        "plan, 10-year daily range: {} partitions, {} batches, {} statements rendered and parsed",
+        shape.0, shape.1, shape.2
+    );
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
         "  wall time over {RUNS} runs: min {:.0} ms, median {:.0} ms, max {:.0} ms",
@@ -69,5 +72,9 @@ fn main() {
         ms(times[RUNS - 1])
     );
     let (build, rendering) = stages[RUNS / 2];
-    println!("  of which (median run): plan (listing, footers, checks) {:.0} ms, render and parse {:.0} ms", ms(build), ms(rendering));
+    println!(
+        "  of which (median run): plan (listing, footers, checks) {:.0} ms, render and parse {:.0} ms",
+        ms(build),
+        ms(rendering)
+    );
 }

@@ -115,9 +115,11 @@ fn main() {
     copy_dir(&wh_dir, &weekly_dir);
     eprintln!("setup: TPC-H warehouse (scale factor {scale_factor}) ready in {:.1?}", t.elapsed());
 
-    let spec_text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/specs/tpch-revenue-fix.yaml")).unwrap();
+    let spec_text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/specs/tpch-revenue-fix.yaml")).unwrap();
     let run = |wh_dir: &Path, batch: Option<u32>, report: bool| {
-        let mut text = spec_text.replace("warehouse: ../target/tpch-warehouse", &format!("warehouse: {}", wh_dir.display()));
+        let mut text =
+            spec_text.replace("warehouse: ../target/tpch-warehouse", &format!("warehouse: {}", wh_dir.display()));
         if let Some(n) = batch {
             text = regex::Regex::new(r"partitions_per_batch: \d+")
                 .unwrap()
@@ -134,7 +136,9 @@ fn main() {
             let rendered = render(&plan, &Templates::default()).unwrap();
             let checks = std::sync::Arc::new(BatchReconciler::new(&plan, &rendered, &wh));
             let summary =
-                execute(&plan, &rendered, &wh, &ExecuteOptions::default(), std::sync::Arc::new(Silent), checks.clone()).await.unwrap();
+                execute(&plan, &rendered, &wh, &ExecuteOptions::default(), std::sync::Arc::new(Silent), checks.clone())
+                    .await
+                    .unwrap();
             let elapsed = t.elapsed();
             if report {
                 // The run's HTML report, kept for a look in a browser.
@@ -170,9 +174,11 @@ fn main() {
         let catalog = backfill::catalog::latest(&wh).await.unwrap();
         let ctx = session::open(&wh, &catalog, &SessionOptions::default()).await.unwrap();
         let sql = format!(
-            "COPY (SELECT ship_date AS revenue_date, l_returnflag AS return_flag, l_linestatus AS line_status, l_shipmode AS ship_mode, \
-                    sum(l_extendedprice) AS gross_revenue, sum(l_extendedprice * (1 - l_discount)) AS net_revenue, count(*) AS line_items \
-             FROM staging.lineitem WHERE ship_date BETWEEN DATE '1995-01-01' AND DATE '1996-06-30' GROUP BY 1, 2, 3, 4) \
+            "COPY (SELECT ship_date AS revenue_date, l_returnflag AS return_flag, l_linestatus AS line_status, \
+                    l_shipmode AS ship_mode, sum(l_extendedprice) AS gross_revenue, \
+                    sum(l_extendedprice * (1 - l_discount)) AS net_revenue, count(*) AS line_items \
+             FROM staging.lineitem WHERE ship_date BETWEEN DATE '1995-01-01' AND DATE '1996-06-30' \
+             GROUP BY 1, 2, 3, 4) \
              TO '{WAREHOUSE_URL}bench_bare/' STORED AS PARQUET PARTITIONED BY (revenue_date)"
         );
         let t = Instant::now();
@@ -194,7 +200,8 @@ fn main() {
         println!("    ratio to the bare COPY  {:>8.2}", r.time.as_secs_f64() / bare_time.as_secs_f64());
         println!("    batch writes, summed    {:>8.0} ms", r.write_ms);
         println!(
-            "    reconciliation, summed  {:>8.0} ms  ({:.2} of the writes; base and shadow reads and every reconciliation statement)",
+            "    reconciliation, summed  {:>8.0} ms  ({:.2} of the writes; \
+             base and shadow reads and every reconciliation statement)",
             r.reconcile_ms,
             r.reconcile_ms / r.write_ms
         );

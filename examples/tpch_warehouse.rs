@@ -35,6 +35,11 @@ async fn main() -> Result<(), String> {
     }
     let t = Instant::now();
     tpch::write_tpch(&args.out, args.scale_factor).await?;
-    println!("wrote a TPC-H warehouse (scale factor {}) to {} in {:.1?}", args.scale_factor, args.out.display(), t.elapsed());
+    println!(
+        "wrote a TPC-H warehouse (scale factor {}) to {} in {:.1?}",
+        args.scale_factor,
+        args.out.display(),
+        t.elapsed()
+    );
     Ok(())
 }

@@ -112,7 +112,11 @@ pub enum CatalogError {
     #[error(transparent)]
     Warehouse(#[from] WarehouseError),
     /// Another commit took version `version` first (exit 4).
-    #[error("the catalog moved on: version {version} was committed by someone else while this command ran; nothing of this command was committed\n  fix: check `backfill releases`, then rerun")]
+    #[error(
+        "the catalog moved on: version {version} was committed by someone else while this command ran; \
+         nothing of this command was committed\n  \
+         fix: check `backfill releases`, then rerun"
+    )]
     Conflict {
         /// The version both tried to write.
         version: u64,
@@ -176,7 +180,12 @@ pub async fn commit(wh: &Warehouse, next: &CatalogVersion) -> Result<(), Catalog
 /// already. Returns the catalog as it now is.
 ///
 /// Errors: [`CatalogError::Conflict`] (exit 4) when another commit landed first; store failures.
-pub async fn create_view(wh: &Warehouse, current: CatalogVersion, view: &str, body: &str) -> Result<CatalogVersion, CatalogError> {
+pub async fn create_view(
+    wh: &Warehouse,
+    current: CatalogVersion,
+    view: &str,
+    body: &str,
+) -> Result<CatalogVersion, CatalogError> {
     if current.views.contains_key(view) {
         return Ok(current);
     }
@@ -194,9 +203,10 @@ pub async fn create_view(wh: &Warehouse, current: CatalogVersion, view: &str, bo
 /// Errors: store failures (a missing version included), or a version that does not parse.
 pub async fn read(wh: &Warehouse, n: u64) -> Result<CatalogVersion, CatalogError> {
     let path = version_path(n);
-    let bytes = wh.store().get(&path).await.map_err(|e| wh.store_error(e))?.bytes().await.map_err(|e| wh.store_error(e))?;
-    let mut version: CatalogVersion =
-        serde_json::from_slice(&bytes).map_err(|e| CatalogError::Corrupt { path: path.to_string(), message: e.to_string() })?;
+    let bytes =
+        wh.store().get(&path).await.map_err(|e| wh.store_error(e))?.bytes().await.map_err(|e| wh.store_error(e))?;
+    let mut version: CatalogVersion = serde_json::from_slice(&bytes)
+        .map_err(|e| CatalogError::Corrupt { path: path.to_string(), message: e.to_string() })?;
     version.version = n;
     Ok(version)
 }

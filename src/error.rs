@@ -64,7 +64,10 @@ pub enum Error {
     },
     /// A statement's result lacks a column that backfill reads: a template (or its
     /// `--templates` override) renamed or dropped it. Never read as 0.
-    #[error("the result of {statement} has no column `{column}`, which backfill reads (its columns: {present})\n  fix: restore the column in templates/datafusion/{statement}.sql.j2, or in its --templates override")]
+    #[error(
+        "the result of {statement} has no column `{column}`, which backfill reads (its columns: {present})\n  \
+         fix: restore the column in templates/datafusion/{statement}.sql.j2, or in its --templates override"
+    )]
     MissingColumn {
         /// The statement's step name, e.g. `reconcile_partitions`.
         statement: String,
@@ -99,9 +102,12 @@ impl Error {
             Error::Gate(_) => ErrorKind::Refused,
             Error::Warehouse(WarehouseError::Location { .. }) => ErrorKind::Input,
             Error::Catalog(CatalogError::Warehouse(WarehouseError::Location { .. })) => ErrorKind::Input,
-            Error::Warehouse(_) | Error::Catalog(_) | Error::Engine(_) | Error::Corrupt { .. } | Error::Timeout(_) | Error::Io { .. } => {
-                ErrorKind::Runtime
-            }
+            Error::Warehouse(_)
+            | Error::Catalog(_)
+            | Error::Engine(_)
+            | Error::Corrupt { .. }
+            | Error::Timeout(_)
+            | Error::Io { .. } => ErrorKind::Runtime,
         }
     }
 }
@@ -140,7 +146,10 @@ pub enum RenderError {
         message: String,
     },
     /// A rendered statement does not parse (exit 2).
-    #[error("template {template} rendered SQL that does not parse ({step}{batch}): {message}\n--- rendered SQL ---\n{sql}\n  fix: correct the template")]
+    #[error(
+        "template {template} rendered SQL that does not parse ({step}{batch}): {message}\n\
+         --- rendered SQL ---\n{sql}\n  fix: correct the template"
+    )]
     Parse {
         /// The template file.
         template: String,

@@ -38,15 +38,25 @@ impl Number {
         }
         let t = array.data_type();
         if t.is_integer()
-            || matches!(t, DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..))
+            || matches!(
+                t,
+                DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..)
+            )
         {
             // Arrow's display of an integer or decimal is exact, at the type's scale.
-            let text = ArrayFormatter::try_new(array, &FormatOptions::default()).map_err(|e| e.to_string())?.value(row).to_string();
-            return text.parse::<BigDecimal>().map(|d| Some(Number::Exact(d))).map_err(|e| format!("`{text}` is not a number: {e}"));
+            let text = ArrayFormatter::try_new(array, &FormatOptions::default())
+                .map_err(|e| e.to_string())?
+                .value(row)
+                .to_string();
+            return text
+                .parse::<BigDecimal>()
+                .map(|d| Some(Number::Exact(d)))
+                .map_err(|e| format!("`{text}` is not a number: {e}"));
         }
         if t.is_floating() {
             let floats = cast(array, &DataType::Float64).map_err(|e| e.to_string())?;
-            let floats = floats.as_any().downcast_ref::<Float64Array>().ok_or("a float column did not cast to Float64")?;
+            let floats =
+                floats.as_any().downcast_ref::<Float64Array>().ok_or("a float column did not cast to Float64")?;
             return Ok(Some(Number::Float(floats.value(row))));
         }
         Err(format!("the value is of type {t}, not a number"))
@@ -167,9 +177,10 @@ impl<'de> Deserialize<'de> for Number {
             Float(f64),
         }
         match Raw::deserialize(d)? {
-            Raw::Text(t) => {
-                t.parse::<BigDecimal>().map(Number::Exact).map_err(|e| serde::de::Error::custom(format!("`{t}` is not a decimal: {e}")))
-            }
+            Raw::Text(t) => t
+                .parse::<BigDecimal>()
+                .map(Number::Exact)
+                .map_err(|e| serde::de::Error::custom(format!("`{t}` is not a decimal: {e}"))),
             Raw::Float(f) => Ok(Number::Float(f)),
         }
     }

@@ -144,7 +144,9 @@ pub async fn read_json<T: for<'de> Deserialize<'de>>(wh: &Warehouse, path: &Obje
     match wh.store().get(path).await {
         Ok(got) => {
             let bytes = got.bytes().await.map_err(|e| store_err(wh, e))?;
-            serde_json::from_slice(&bytes).map(Some).map_err(|e| Error::Corrupt { path: path.to_string(), message: e.to_string() })
+            serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| Error::Corrupt { path: path.to_string(), message: e.to_string() })
         }
         Err(object_store::Error::NotFound { .. }) => Ok(None),
         Err(e) => Err(store_err(wh, e)),
@@ -206,12 +208,21 @@ pub struct Lease {
 impl Lease {
     /// A lease for this process, valid for `ttl`.
     pub fn mine(owner: &str, now: DateTime<Utc>, ttl: chrono::Duration) -> Self {
-        Self { owner: owner.to_string(), pid: std::process::id(), host: host_name(), acquired_at: now, expires_at: now + ttl }
+        Self {
+            owner: owner.to_string(),
+            pid: std::process::id(),
+            host: host_name(),
+            acquired_at: now,
+            expires_at: now + ttl,
+        }
     }
 
     /// Same holder: owner, process, host and acquisition time (renewals move only the expiry).
     pub fn same_holder(&self, other: &Lease) -> bool {
-        self.owner == other.owner && self.pid == other.pid && self.host == other.host && self.acquired_at == other.acquired_at
+        self.owner == other.owner
+            && self.pid == other.pid
+            && self.host == other.host
+            && self.acquired_at == other.acquired_at
     }
 
     /// Stale: expired, or held by a process of this host that no longer exists.
@@ -253,14 +264,25 @@ pub async fn acquire(wh: &Warehouse, dir: &BackfillDir, mine: &Lease, force: boo
         Ok(_) => Ok(()),
         Err(object_store::Error::AlreadyExists { .. }) => {
             let held: Option<Lease> = read_json(wh, &dir.lock()).await?;
-            let Some(held) = held else { return Err(Error::Conflict("the run lease vanished while being taken; run again".into())) };
+            let Some(held) = held else {
+                return Err(Error::Conflict("the run lease vanished while being taken; run again".into()));
+            };
             if force || held.is_stale(mine.acquired_at) {
-                tracing::warn!(holder = %format!("{}@{} pid {}", held.owner, held.host, held.pid), "taking over the run lease");
+                tracing::warn!(
+                    holder = %format!("{}@{} pid {}", held.owner, held.host, held.pid),
+                    "taking over the run lease"
+                );
                 write_json(wh, &dir.lock(), mine).await
             } else {
                 Err(Error::Conflict(format!(
-                    "another run holds the lease {}: owner {}, pid {} on {}, since {}, until {}\n  fix: wait for it to finish; if that process is gone, rerun with --force-unlock",
-                    dir.lock(), held.owner, held.pid, held.host, held.acquired_at.format("%Y-%m-%d %H:%M:%S UTC"), held.expires_at.format("%Y-%m-%d %H:%M:%S UTC")
+                    "another run holds the lease {}: owner {}, pid {} on {}, since {}, until {}\n  \
+                     fix: wait for it to finish; if that process is gone, rerun with --force-unlock",
+                    dir.lock(),
+                    held.owner,
+                    held.pid,
+                    held.host,
+                    held.acquired_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                    held.expires_at.format("%Y-%m-%d %H:%M:%S UTC")
                 )))
             }
         }

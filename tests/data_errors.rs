@@ -20,7 +20,11 @@ const NULL_FOLDER: &str = "revenue_date=__HIVE_DEFAULT_PARTITION__";
 /// `backfill <args>` (the spec names the warehouse): (exit code, stdout, stderr).
 fn bf(args: &[&str], spec: &Path) -> (Option<i32>, String, String) {
     let out = backfill().args(args).arg(spec).output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Overwrite every byte between the leading magic and the footer: the footer (schema,
@@ -36,7 +40,8 @@ fn corrupt_pages(file: &Path) {
 /// Write the rows of `template` (a file of the same table) into `table/<NULL_FOLDER>/part-0.parquet`
 /// with the parquet crate's writer, in the template's schema; returns the row count.
 fn write_null_partition(table: &Path, template: &str) -> usize {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(table.join(template)).unwrap()).unwrap().build().unwrap();
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(File::open(table.join(template)).unwrap()).unwrap().build().unwrap();
     let schema = reader.schema();
     let dir = table.join(NULL_FOLDER);
     std::fs::create_dir_all(&dir).unwrap();
@@ -96,7 +101,12 @@ fn garbage_base_file_outside_the_range_is_named() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains(&format!("cannot read `{file}`")), "{err}");
-    let out = backfill().arg("--warehouse").arg(wh.path()).args(["query", "SELECT count(*) FROM finance.daily_revenue"]).output().unwrap();
+    let out = backfill()
+        .arg("--warehouse")
+        .arg(wh.path())
+        .args(["query", "SELECT count(*) FROM finance.daily_revenue"])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains(&format!("cannot read `{file}`")), "{err}");
@@ -113,19 +123,27 @@ fn null_partition_of_the_base_is_left_as_it_is_and_kept_by_the_view() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains(&format!("`finance.daily_revenue` has 1 Parquet file(s) in {NULL_FOLDER}")), "{err}");
-    assert!(err.contains("their rows have a NULL revenue_date, lie outside the source range and are left as they are"), "{err}");
+    assert!(
+        err.contains("their rows have a NULL revenue_date, lie outside the source range and are left as they are"),
+        "{err}"
+    );
     assert!(!wh.path().join("finance/daily_revenue_v2").join(NULL_FOLDER).exists());
 
     let (code, _, err) = bf(&["publish", "--approved-by", "x"], &spec);
     assert_eq!(code, Some(0), "{err}");
     let count = |table: &str| {
         let sql = format!("SELECT count(*) AS n FROM {table} WHERE revenue_date IS NULL");
-        let out = backfill().arg("--warehouse").arg(wh.path()).args(["query", &sql, "--format", "csv"]).output().unwrap();
+        let out =
+            backfill().arg("--warehouse").arg(wh.path()).args(["query", &sql, "--format", "csv"]).output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     assert_eq!(count("finance.daily_revenue"), format!("n\n{rows}\n"), "the folder's rows read as NULL");
-    assert_eq!(count("finance.daily_revenue_current"), format!("n\n{rows}\n"), "the view swap keeps rows whose partition key is NULL");
+    assert_eq!(
+        count("finance.daily_revenue_current"),
+        format!("n\n{rows}\n"),
+        "the view swap keeps rows whose partition key is NULL"
+    );
 }
 
 #[test]
@@ -138,8 +156,14 @@ fn transform_reading_null_source_partition_is_refused() {
         let out = backfill().arg("run").arg(&spec).args(extra).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
-        assert!(err.contains("the transform produces 20 rows whose partition key `revenue_date` is NULL"), "{extra:?}: {err}");
-        assert!(err.contains(&format!("`staging.revenue_events` has 1 Parquet file(s) in {NULL_FOLDER}")), "{extra:?}: {err}");
+        assert!(
+            err.contains("the transform produces 20 rows whose partition key `revenue_date` is NULL"),
+            "{extra:?}: {err}"
+        );
+        assert!(
+            err.contains(&format!("`staging.revenue_events` has 1 Parquet file(s) in {NULL_FOLDER}")),
+            "{extra:?}: {err}"
+        );
     }
     let shadow = wh.path().join("finance/daily_revenue_v2");
     assert!(

@@ -8,7 +8,8 @@ use crate::common::{backfill, root, tree_digest, warehouse_copy};
 fn variant(dir: &std::path::Path, wh: &std::path::Path, from: &str, to: &str) -> std::path::PathBuf {
     let text = std::fs::read_to_string(root().join("specs/revenue-tax-fix.yaml")).unwrap();
     assert!(text.contains(from), "fixture spec lacks {from}");
-    let text = text.replace(from, to).replace("warehouse: ../fixtures/warehouse", &format!("warehouse: {}", wh.display()));
+    let text =
+        text.replace(from, to).replace("warehouse: ../fixtures/warehouse", &format!("warehouse: {}", wh.display()));
     let path = dir.join("variant.yaml");
     std::fs::write(&path, text).unwrap();
     path
@@ -18,7 +19,11 @@ fn variant(dir: &std::path::Path, wh: &std::path::Path, from: &str, to: &str) ->
 fn dry_run_under_budget_evaluates_the_whole_range_exactly_and_writes_nothing() {
     let wh = warehouse_copy();
     let before = tree_digest(wh.path());
-    let out = backfill().args(["run", "specs/revenue-tax-fix.yaml", "--format", "json", "--warehouse"]).arg(wh.path()).output().unwrap();
+    let out = backfill()
+        .args(["run", "specs/revenue-tax-fix.yaml", "--format", "json", "--warehouse"])
+        .arg(wh.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(tree_digest(wh.path()), before, "the dry run changed the warehouse");
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -29,7 +34,10 @@ fn dry_run_under_budget_evaluates_the_whole_range_exactly_and_writes_nothing() {
     assert_eq!(r["classes"], serde_json::json!({"unchanged": 2184, "changed": 8736, "added": 0, "removed": 0}));
     // Exact decimals, the same figures `run --execute` reports (tests/reconcile.rs).
     let m = &r["metrics"][0];
-    assert_eq!((m["name"].as_str(), m["old"].as_str(), m["new"].as_str()), (Some("net_revenue"), Some("28164536.16"), Some("27860857.31")));
+    assert_eq!(
+        (m["name"].as_str(), m["old"].as_str(), m["new"].as_str()),
+        (Some("net_revenue"), Some("28164536.16"), Some("27860857.31"))
+    );
     assert_eq!(m["interval"], serde_json::Value::Null);
     assert_eq!(m["verdict"], "pass");
     assert_eq!(r["deterministic"], true);
@@ -45,7 +53,10 @@ fn dry_run_under_budget_evaluates_the_whole_range_exactly_and_writes_nothing() {
 
 #[test]
 fn dry_run_over_budget_samples_every_month_and_reports_an_interval_around_the_true_delta() {
-    let out = backfill().args(["run", "specs/revenue-tax-fix.yaml", "--format", "json", "--dry-run-budget", "1KiB"]).output().unwrap();
+    let out = backfill()
+        .args(["run", "specs/revenue-tax-fix.yaml", "--format", "json", "--dry-run-budget", "1KiB"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["coverage"], "sample");
@@ -64,7 +75,9 @@ fn dry_run_over_budget_samples_every_month_and_reports_an_interval_around_the_tr
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.contains("evaluated       a sample of 36 of 546 partitions, every month represented"), "{text}");
     assert!(
-        text.contains("over the sample (-1.") && text.contains(", 95 % interval ") && text.contains(", 36 of 546 partitions)"),
+        text.contains("over the sample (-1.")
+            && text.contains(", 95 % interval ")
+            && text.contains(", 36 of 546 partitions)"),
         "{text}"
     );
 }
@@ -76,11 +89,15 @@ fn dry_run_text_ends_with_the_command_that_executes() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("evaluated       the whole range, 546 partitions (estimated scan "), "{text}");
     assert!(text.contains("rows            2,184 unchanged, 8,736 changed, 0 added, 0 removed"), "{text}");
-    assert!(text.contains("net_revenue     28,164,536.16 → 27,860,857.31 (-1.08 %); expected -1.5 % to -0.8 %: inside"), "{text}");
+    assert!(
+        text.contains("net_revenue     28,164,536.16 → 27,860,857.31 (-1.08 %); expected -1.5 % to -0.8 %: inside"),
+        "{text}"
+    );
     assert!(
         text.contains("pass  unique_keys")
             && text.contains(
-                "pass  expected_delta:net_revenue  whole range net_revenue 28,164,536.16 → 27,860,857.31 (-1.08 %) over 546 partitions"
+                "pass  expected_delta:net_revenue  whole range net_revenue 28,164,536.16 → 27,860,857.31 \
+                 (-1.08 %) over 546 partitions"
             ),
         "{text}"
     );
@@ -113,14 +130,23 @@ fn dry_run_shows_sample_rows_of_added_and_removed_keys() {
     let days: Vec<String> = (1..=20).map(|d| format!("2024-12-{d:02}")).collect();
     assert_eq!(rows("added_rows"), days.iter().map(|d| (d.clone(), "21".to_string())).collect::<Vec<_>>());
     assert_eq!(rows("removed_rows"), days.iter().map(|d| (d.clone(), "20".to_string())).collect::<Vec<_>>());
-    assert_eq!(r["added_rows"]["columns"], serde_json::json!(["revenue_date", "merchant_id", "gross_revenue", "net_revenue"]));
+    assert_eq!(
+        r["added_rows"]["columns"],
+        serde_json::json!(["revenue_date", "merchant_id", "gross_revenue", "net_revenue"])
+    );
 
     let text = backfill().args(["run"]).arg(&spec).output().unwrap();
     let text = String::from_utf8(text.stdout).unwrap();
     let added = text.split("added rows (up to 20):\n").nth(1).unwrap();
-    assert_eq!(added.lines().nth(1).unwrap().split_whitespace().take(2).collect::<Vec<_>>(), ["2024-12-01", "21"], "{text}");
+    assert_eq!(
+        added.lines().nth(1).unwrap().split_whitespace().take(2).collect::<Vec<_>>(),
+        ["2024-12-01", "21"],
+        "{text}"
+    );
     assert!(
-        text.contains("removed rows (up to 20):\n  revenue_date  merchant_id  gross_revenue  net_revenue\n  2024-12-01    20 "),
+        text.contains(
+            "removed rows (up to 20):\n  revenue_date  merchant_id  gross_revenue  net_revenue\n  2024-12-01    20 "
+        ),
         "{text}"
     );
 }
@@ -157,7 +183,11 @@ fn transform_output_that_does_not_fit_the_base_exits_2_before_anything_runs() {
             "gross_revenue - tax_amount AS net_revenue, tax_amount",
             "column `tax_amount` is not in the base table",
         ),
-        ("gross_revenue - tax_amount AS net_revenue", "make_array(1, 2) AS net_revenue", "column `net_revenue` is List"),
+        (
+            "gross_revenue - tax_amount AS net_revenue",
+            "make_array(1, 2) AS net_revenue",
+            "column `net_revenue` is List",
+        ),
         (
             "SELECT revenue_date, merchant_id",
             "SELECT CAST(NULL AS DATE) AS revenue_date, merchant_id",

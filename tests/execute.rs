@@ -52,7 +52,11 @@ fn spawn_execute(spec: &Path) -> (std::process::Child, std::io::Lines<BufReader<
 fn outside_shadow(wh: &Path) -> Vec<(String, String)> {
     tree_digest(wh)
         .into_iter()
-        .filter(|(p, _)| !p.starts_with("finance/daily_revenue_v2/") && !p.starts_with("_backfills/") && p != "_catalog/v00000002.json")
+        .filter(|(p, _)| {
+            !p.starts_with("finance/daily_revenue_v2/")
+                && !p.starts_with("_backfills/")
+                && p != "_catalog/v00000002.json"
+        })
         .collect()
 }
 
@@ -64,7 +68,8 @@ async fn query_count(ctx: &SessionContext, sql: &str) -> i64 {
 /// An independent session over the raw files: the shadow and the source.
 async fn raw_session(wh: &Path) -> SessionContext {
     let ctx = SessionContext::new();
-    let opts = || ParquetReadOptions::default().table_partition_cols(vec![("revenue_date".to_string(), DataType::Date32)]);
+    let opts =
+        || ParquetReadOptions::default().table_partition_cols(vec![("revenue_date".to_string(), DataType::Date32)]);
     ctx.register_parquet("shadow", wh.join("finance/daily_revenue_v2").to_str().unwrap(), opts()).await.unwrap();
     ctx.register_parquet("events", wh.join("staging/revenue_events").to_str().unwrap(), opts()).await.unwrap();
     ctx
@@ -110,16 +115,18 @@ async fn execute_writes_exactly_the_corrected_partitions() {
     // Independently: the transform's result for the range, minus the exclusion, equals
     // the shadow row for row (EXCEPT ALL both ways is empty).
     let ctx = raw_session(wh.path()).await;
-    let expected =
-        "SELECT revenue_date, merchant_id, gross_revenue, CAST(gross_revenue - tax_amount AS DECIMAL(18, 2)) AS net_revenue FROM events \
-                    WHERE revenue_date BETWEEN DATE '2024-12-01' AND DATE '2026-05-31' AND revenue_date <> DATE '2025-12-25'";
+    let expected = "SELECT revenue_date, merchant_id, gross_revenue, \
+                CAST(gross_revenue - tax_amount AS DECIMAL(18, 2)) AS net_revenue \
+         FROM events \
+         WHERE revenue_date BETWEEN DATE '2024-12-01' AND DATE '2026-05-31' AND revenue_date <> DATE '2025-12-25'";
     let actual = "SELECT revenue_date, merchant_id, gross_revenue, net_revenue FROM shadow";
     assert_eq!(query_count(&ctx, &format!("SELECT count(*) FROM ({expected} EXCEPT ALL {actual}) AS x")).await, 0);
     assert_eq!(query_count(&ctx, &format!("SELECT count(*) FROM ({actual} EXCEPT ALL {expected}) AS x")).await, 0);
     assert_eq!(query_count(&ctx, "SELECT count(*) FROM shadow").await, 546 * 20);
 
     assert_eq!(outside_shadow(wh.path()), outside, "run --execute wrote outside the shadow and _backfills/");
-    let v2: serde_json::Value = serde_json::from_slice(&std::fs::read(wh.path().join("_catalog/v00000002.json")).unwrap()).unwrap();
+    let v2: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(wh.path().join("_catalog/v00000002.json")).unwrap()).unwrap();
     assert_eq!(
         v2["views"]["finance.daily_revenue_current"]["sql"], "SELECT * FROM finance.daily_revenue",
         "the run creates the consumer view over the base in a commit of its own"
@@ -128,7 +135,8 @@ async fn execute_writes_exactly_the_corrected_partitions() {
     assert!(!state.join("lock").exists(), "the lease is released");
     assert_eq!(std::fs::read_dir(state.join("batches")).unwrap().count(), 78);
     assert!(state.join("sql/0003_write_batch.sql").exists());
-    let checkpoint: serde_json::Value = serde_json::from_slice(&std::fs::read(state.join("batches/0001.json")).unwrap()).unwrap();
+    let checkpoint: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(state.join("batches/0001.json")).unwrap()).unwrap();
     assert_eq!(checkpoint["state"], "done");
     assert_eq!(checkpoint["rows_written"], 140);
     assert_eq!(checkpoint["base_files"].as_array().unwrap().len(), 7);
@@ -209,7 +217,10 @@ fn a_second_concurrent_run_exits_4() {
     let second = execute(&spec, &[]);
     assert_eq!(second.status.code(), Some(4));
     let stderr = String::from_utf8_lossy(&second.stderr);
-    assert!(stderr.contains("another run holds the lease") && stderr.contains(&format!("pid {}", first.id())), "{stderr}");
+    assert!(
+        stderr.contains("another run holds the lease") && stderr.contains(&format!("pid {}", first.id())),
+        "{stderr}"
+    );
 
     std::fs::remove_file(&marker).unwrap();
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
@@ -240,7 +251,10 @@ fn a_changed_spec_on_resume_exits_2_with_the_reason_and_restart_begins_again() {
 #[test]
 fn a_transform_that_drops_rows_stops_at_the_row_count_gate_with_exit_1() {
     let wh = warehouse_copy();
-    let spec = spec_for(wh.path(), &[("FROM staging.revenue_events\n", "FROM staging.revenue_events\n    WHERE merchant_id <> 3 AND\n")]);
+    let spec = spec_for(
+        wh.path(),
+        &[("FROM staging.revenue_events\n", "FROM staging.revenue_events\n    WHERE merchant_id <> 3 AND\n")],
+    );
     let text = std::fs::read_to_string(&spec).unwrap().replace("AND\n    WHERE revenue_date", "AND\n    revenue_date");
     std::fs::write(&spec, text).unwrap();
     let out = execute(&spec, &[]);
@@ -273,18 +287,26 @@ fn status_counts_batches_by_state() {
 fn a_statement_past_query_timeout_fails_its_batch_and_stops_the_run_with_exit_3() {
     let wh = warehouse_copy();
     // No statement plans and writes a batch within a millisecond: the first write times out.
-    let spec = spec_for(wh.path(), &[("query_timeout: 10m", "query_timeout: 1ms"), ("max_concurrency: 2", "max_concurrency: 1")]);
+    let spec = spec_for(
+        wh.path(),
+        &[("query_timeout: 10m", "query_timeout: 1ms"), ("max_concurrency: 2", "max_concurrency: 1")],
+    );
     let out = execute(&spec, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(
-        stderr.contains("write_batch of batch 1 ran longer than execution.query_timeout (1ms); the batch is not done and the run stopped"),
+        stderr.contains(
+            "write_batch of batch 1 ran longer than execution.query_timeout (1ms); \
+             the batch is not done and the run stopped"
+        ),
         "{stderr}"
     );
     let batches = wh.path().join(format!("_backfills/{ID}/batches"));
-    let names: Vec<String> = std::fs::read_dir(&batches).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> =
+        std::fs::read_dir(&batches).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(names, ["0001.json"]);
-    let checkpoint: serde_json::Value = serde_json::from_slice(&std::fs::read(batches.join("0001.json")).unwrap()).unwrap();
+    let checkpoint: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(batches.join("0001.json")).unwrap()).unwrap();
     assert_eq!((checkpoint["state"].as_str(), checkpoint["attempt"].as_u64()), (Some("failed"), Some(1)));
     assert!(checkpoint["reason"].as_str().unwrap().contains("query_timeout"), "{checkpoint}");
     let shadow = wh.path().join("finance/daily_revenue_v2");
@@ -295,7 +317,8 @@ fn a_statement_past_query_timeout_fails_its_batch_and_stops_the_run_with_exit_3(
     let spec = spec_for(wh.path(), &[("max_concurrency: 2", "max_concurrency: 1")]);
     let out = execute(&spec, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let checkpoint: serde_json::Value = serde_json::from_slice(&std::fs::read(batches.join("0001.json")).unwrap()).unwrap();
+    let checkpoint: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(batches.join("0001.json")).unwrap()).unwrap();
     assert_eq!((checkpoint["state"].as_str(), checkpoint["attempt"].as_u64()), (Some("done"), Some(2)));
     assert_eq!(partitions_in_shadow(wh.path()).len(), 546);
 }
@@ -319,7 +342,8 @@ fn a_null_partition_key_in_a_later_batch_stops_the_run_with_exit_2() {
         wh.path(),
         &[(
             "SELECT revenue_date, merchant_id",
-            "SELECT CASE WHEN revenue_date = DATE '2025-03-05' THEN NULL ELSE revenue_date END AS revenue_date, merchant_id",
+            "SELECT CASE WHEN revenue_date = DATE '2025-03-05' \
+             THEN NULL ELSE revenue_date END AS revenue_date, merchant_id",
         )],
     );
     let out = execute(&spec, &[]);

@@ -3,10 +3,12 @@
 
 use crate::common::backfill;
 
-const SUBCOMMANDS: &[&str] = &["validate", "plan", "run", "status", "report", "publish", "rollback", "releases", "query", "demo"];
+const SUBCOMMANDS: &[&str] =
+    &["validate", "plan", "run", "status", "report", "publish", "rollback", "releases", "query", "demo"];
 
 fn help(args: &[&str]) -> String {
-    let out = backfill().args(args).arg("--help").env("COLUMNS", "100").env_remove("BACKFILL_WAREHOUSE").output().unwrap();
+    let out =
+        backfill().args(args).arg("--help").env("COLUMNS", "100").env_remove("BACKFILL_WAREHOUSE").output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }

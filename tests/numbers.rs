@@ -48,7 +48,13 @@ fn json(out: Output) -> Value {
 
 /// One value of `sql` over `table` in the range `[from, to]`, by the independent query.
 fn truth(wh: &Path, sql: &str, table: &str, from: &str, to: &str) -> String {
-    scalar_text(&independent(wh, &format!("SELECT {sql} AS v FROM {table} WHERE flight_date BETWEEN DATE '{from}' AND DATE '{to}'")), "v")
+    scalar_text(
+        &independent(
+            wh,
+            &format!("SELECT {sql} AS v FROM {table} WHERE flight_date BETWEEN DATE '{from}' AND DATE '{to}'"),
+        ),
+        "v",
+    )
 }
 
 /// A report (or dry-run) value as text: exact values are JSON strings, floats numbers.
@@ -80,7 +86,12 @@ fn whole_range_figures_equal_one_independent_query_over_the_files() {
         assert_eq!(m["name"], *name);
         let old = truth(wh.path(), sql, BASE, "2023-01-01", "2024-12-31");
         let new = truth(wh.path(), sql, SHADOW, "2023-01-01", "2024-12-31");
-        println!("{name}: report {} → {} ({}), independent {old} → {new}", text(&m["old"]), text(&m["new"]), m["percent"]);
+        println!(
+            "{name}: report {} → {} ({}), independent {old} → {new}",
+            text(&m["old"]),
+            text(&m["new"]),
+            m["percent"]
+        );
         if *exact {
             assert_eq!((text(&m["old"]), text(&m["new"])), (old.clone(), new.clone()), "{name}");
         } else {
@@ -93,7 +104,14 @@ fn whole_range_figures_equal_one_independent_query_over_the_files() {
     }
     // The money delta to the last cent, from one independent query over both tables.
     let delta = scalar_text(
-        &independent(wh.path(), &format!("SELECT (SELECT sum(fees) FROM {SHADOW}) - (SELECT sum(fees) FROM {BASE} WHERE flight_date BETWEEN DATE '2023-01-01' AND DATE '2024-12-31') AS v")),
+        &independent(
+            wh.path(),
+            &format!(
+                "SELECT (SELECT sum(fees) FROM {SHADOW}) \
+                 - (SELECT sum(fees) FROM {BASE} \
+                 WHERE flight_date BETWEEN DATE '2023-01-01' AND DATE '2024-12-31') AS v"
+            ),
+        ),
         "v",
     );
     assert_eq!(text(&report["metrics"][3]["delta"]), delta);
@@ -158,15 +176,25 @@ fn an_expected_delta_that_holds_over_the_whole_range_but_not_in_january_passes_a
     let spec = seasonal_spec(
         dir.path(),
         wh.path(),
-        &[("expected_delta: \"+5% to +20%\"", "expected_delta: \"+10% to +15%\""), ("max_concurrency: 2", "max_concurrency: 1")],
+        &[
+            ("expected_delta: \"+5% to +20%\"", "expected_delta: \"+10% to +15%\""),
+            ("max_concurrency: 2", "max_concurrency: 1"),
+        ],
     );
     ok(cli(&["run", "--execute"], &spec));
     let report = json(cli(&["report", "--format", "json"], &spec));
     let january = report["batch_metrics"][0]["metrics"][0].clone();
     // Batch 1's own aggregate is January's, by the independent query.
-    assert!(close(&text(&january["old"]), &truth(wh.path(), "avg(avg_arr_delay)", BASE, "2023-01-01", "2023-01-31")), "{january}");
-    assert!(close(&text(&january["new"]), &truth(wh.path(), "avg(avg_arr_delay)", SHADOW, "2023-01-01", "2023-01-31")), "{january}");
-    let jan: f64 = (text(&january["new"]).parse::<f64>().unwrap() / text(&january["old"]).parse::<f64>().unwrap() - 1.0) * 100.0;
+    assert!(
+        close(&text(&january["old"]), &truth(wh.path(), "avg(avg_arr_delay)", BASE, "2023-01-01", "2023-01-31")),
+        "{january}"
+    );
+    assert!(
+        close(&text(&january["new"]), &truth(wh.path(), "avg(avg_arr_delay)", SHADOW, "2023-01-01", "2023-01-31")),
+        "{january}"
+    );
+    let jan: f64 =
+        (text(&january["new"]).parse::<f64>().unwrap() / text(&january["old"]).parse::<f64>().unwrap() - 1.0) * 100.0;
     assert!(jan < 10.0, "batch 1 (January 2023) is {jan:.2} %, outside +10 % to +15 % on its own");
     let whole = report["metrics"][0]["percent"].as_f64().unwrap();
     assert!((10.0..=15.0).contains(&whole), "{whole}");
@@ -176,20 +204,28 @@ fn an_expected_delta_that_holds_over_the_whole_range_but_not_in_january_passes_a
 #[test]
 fn an_expected_delta_that_excludes_the_whole_range_value_fails_the_run_and_publish_refuses() {
     let (wh, dir) = fixture(&SeasonalOptions::default());
-    let spec = seasonal_spec(dir.path(), wh.path(), &[("expected_delta: \"+5% to +20%\"", "expected_delta: \"+4% to +8%\"")]);
+    let spec =
+        seasonal_spec(dir.path(), wh.path(), &[("expected_delta: \"+5% to +20%\"", "expected_delta: \"+4% to +8%\"")]);
     let out = cli(&["run", "--execute"], &spec);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let old = truth(wh.path(), "avg(avg_arr_delay)", BASE, "2023-01-01", "2024-12-31");
     let new = truth(wh.path(), "avg(avg_arr_delay)", SHADOW, "2023-01-01", "2024-12-31");
     let pct = (new.parse::<f64>().unwrap() / old.parse::<f64>().unwrap() - 1.0) * 100.0;
-    let measured = format!("({pct:+.2} %) over 731 partitions; expected +4 % to +8 %: outside by {:.2} percentage points", pct - 8.0);
+    let measured = format!(
+        "({pct:+.2} %) over 731 partitions; expected +4 % to +8 %: outside by {:.2} percentage points",
+        pct - 8.0
+    );
     assert!(
-        stderr.contains("the whole range failed its gates: expected_delta:avg_delay: whole range avg_delay ") && stderr.contains(&measured),
+        stderr.contains("the whole range failed its gates: expected_delta:avg_delay: whole range avg_delay ")
+            && stderr.contains(&measured),
         "{measured} not in {stderr}"
     );
     let md = ok(cli(&["report"], &spec));
-    assert!(md.contains("| expected_delta:avg_delay | **FAIL** | whole range avg_delay ") && md.contains(&measured), "{md}");
+    assert!(
+        md.contains("| expected_delta:avg_delay | **FAIL** | whole range avg_delay ") && md.contains(&measured),
+        "{md}"
+    );
     let out = cli(&["publish", "--approved-by", "ops-lead"], &spec);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr)
@@ -207,14 +243,19 @@ fn rows_with_a_null_key_or_a_null_value_are_matched_never_removed_and_added() {
         &independent(
             wh.path(),
             &format!(
-                "SELECT count(*) AS v FROM {BASE} o JOIN {SHADOW} n ON o.flight_date = n.flight_date AND o.carrier IS NOT DISTINCT FROM n.carrier \
-                 WHERE o.flight_date <= DATE '2023-01-31' AND ((o.avg_arr_delay IS DISTINCT FROM n.avg_arr_delay) OR (o.fees IS DISTINCT FROM n.fees) OR (o.flights IS DISTINCT FROM n.flights))"
+                "SELECT count(*) AS v FROM {BASE} o JOIN {SHADOW} n ON o.flight_date = n.flight_date \
+                 AND o.carrier IS NOT DISTINCT FROM n.carrier \
+                 WHERE o.flight_date <= DATE '2023-01-31' AND ((o.avg_arr_delay IS DISTINCT FROM n.avg_arr_delay) OR \
+                 (o.fees IS DISTINCT FROM n.fees) OR (o.flights IS DISTINCT FROM n.flights))"
             ),
         ),
         "v",
     );
     let changed: u64 = changed.parse().unwrap();
-    assert_eq!(report["rows"], serde_json::json!({"unchanged": 17 * 31 - changed, "changed": changed, "added": 0, "removed": 0}));
+    assert_eq!(
+        report["rows"],
+        serde_json::json!({"unchanged": 17 * 31 - changed, "changed": changed, "added": 0, "removed": 0})
+    );
     assert!(report["gates"].as_array().unwrap().iter().all(|g| g["verdict"] == "pass"), "{}", report["gates"]);
 }
 
@@ -224,7 +265,11 @@ fn a_template_that_renames_a_result_column_is_an_error_naming_it_not_a_zero() {
     let templates = tempfile::tempdir().unwrap();
     let original = std::fs::read_to_string(root().join("templates/datafusion/reconcile_partitions.sql.j2")).unwrap();
     assert!(original.contains("AS base_rows"));
-    std::fs::write(templates.path().join("reconcile_partitions.sql.j2"), original.replace("AS base_rows", "AS base_row_count")).unwrap();
+    std::fs::write(
+        templates.path().join("reconcile_partitions.sql.j2"),
+        original.replace("AS base_rows", "AS base_row_count"),
+    )
+    .unwrap();
     let spec = PathBuf::from("specs/revenue-tax-fix.yaml");
     for execute in [false, true] {
         let mut cmd = backfill();
@@ -240,7 +285,10 @@ fn a_template_that_renames_a_result_column_is_an_error_naming_it_not_a_zero() {
                 && stderr.contains("base_row_count"),
             "{stderr}"
         );
-        assert!(stderr.contains("fix: restore the column in templates/datafusion/reconcile_partitions.sql.j2"), "{stderr}");
+        assert!(
+            stderr.contains("fix: restore the column in templates/datafusion/reconcile_partitions.sql.j2"),
+            "{stderr}"
+        );
     }
     // Checked before the first batch: nothing of the shadow and no checkpoint was written.
     assert!(!wh.path().join("finance/daily_revenue_v2").exists());
@@ -261,8 +309,10 @@ fn the_dry_run_is_exact_under_its_budget_and_brackets_the_truth_over_it() {
     for (i, (name, sql, exact)) in METRICS.iter().enumerate() {
         let (d, r) = (&dry["metrics"][i], &report["metrics"][i]);
         // The dry run against the independent query directly.
-        let (old, new) =
-            (truth(wh.path(), sql, BASE, "2023-01-01", "2024-12-31"), truth(wh.path(), sql, SHADOW, "2023-01-01", "2024-12-31"));
+        let (old, new) = (
+            truth(wh.path(), sql, BASE, "2023-01-01", "2024-12-31"),
+            truth(wh.path(), sql, SHADOW, "2023-01-01", "2024-12-31"),
+        );
         if *exact {
             assert_eq!((text(&d["old"]), text(&d["new"])), (old.clone(), new.clone()), "{name}");
         } else {
@@ -271,14 +321,20 @@ fn the_dry_run_is_exact_under_its_budget_and_brackets_the_truth_over_it() {
         if *exact {
             assert_eq!((text(&d["old"]), text(&d["new"])), (text(&r["old"]), text(&r["new"])), "{name}");
         } else {
-            assert!(close(&text(&d["old"]), &text(&r["old"])) && close(&text(&d["new"]), &text(&r["new"])), "{name}: {d} vs {r}");
+            assert!(
+                close(&text(&d["old"]), &text(&r["old"])) && close(&text(&d["new"]), &text(&r["new"])),
+                "{name}: {d} vs {r}"
+            );
         }
         assert!((d["percent"].as_f64().unwrap() - r["percent"].as_f64().unwrap()).abs() < 1e-9, "{name}");
         let (o, n): (f64, f64) = (old.parse().unwrap(), new.parse().unwrap());
         let truth = (n - o) / o.abs() * 100.0;
         let s = &tiny["metrics"][i];
         let [lo, hi] = [s["interval"][0].as_f64().unwrap(), s["interval"][1].as_f64().unwrap()];
-        println!("{name}: whole range {truth:+.4} %, sample {:+.4} % in [{lo:+.4}, {hi:+.4}]", s["percent"].as_f64().unwrap());
+        println!(
+            "{name}: whole range {truth:+.4} %, sample {:+.4} % in [{lo:+.4}, {hi:+.4}]",
+            s["percent"].as_f64().unwrap()
+        );
         if *name == "max_delay" {
             // A sample cannot bound an extreme: the gate on it can only say UNCERTAIN.
             continue;
@@ -300,7 +356,14 @@ fn a_value_tolerance_counts_small_moves_as_unchanged_and_must_name_a_numeric_val
     };
     // The source holds the corrected rows: count those whose fees move, independently.
     let fees_moved: u64 = scalar_text(
-        &independent(wh.path(), &format!("SELECT count(*) AS v FROM {BASE} o JOIN staging.flight_corrections n ON o.flight_date = n.flight_date AND o.carrier = n.carrier WHERE o.flight_date <= DATE '2023-01-31' AND o.fees <> n.fees")),
+        &independent(
+            wh.path(),
+            &format!(
+                "SELECT count(*) AS v FROM {BASE} o \
+                 JOIN staging.flight_corrections n ON o.flight_date = n.flight_date AND o.carrier = n.carrier \
+                 WHERE o.flight_date <= DATE '2023-01-31' AND o.fees <> n.fees"
+            ),
+        ),
         "v",
     )
     .parse()
@@ -339,5 +402,8 @@ fn a_value_tolerance_counts_small_moves_as_unchanged_and_must_name_a_numeric_val
     let out = cli(&["validate"], &with("    carrier: 1"));
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("validation.value_tolerance.carrier") && stderr.contains("is not a numeric value column"), "{stderr}");
+    assert!(
+        stderr.contains("validation.value_tolerance.carrier") && stderr.contains("is not a numeric value column"),
+        "{stderr}"
+    );
 }

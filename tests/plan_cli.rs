@@ -28,14 +28,20 @@ fn plan_text_of_every_spec_is_pinned() {
         assert_eq!(out.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&out.stderr));
         let text = String::from_utf8(out.stdout).expect("utf-8");
         let filters: Vec<(&str, &str)> = filters.iter().map(|(a, b)| (a.as_str(), *b)).collect();
-        insta::with_settings!({ snapshot_suffix => name.trim_end_matches(".yaml").to_string(), prepend_module_to_snapshot => false, filters => filters }, {
+        insta::with_settings!({
+            snapshot_suffix => name.trim_end_matches(".yaml").to_string(),
+            prepend_module_to_snapshot => false,
+            filters => filters,
+        }, {
             insta::assert_snapshot!("plan", text);
         });
     }
 }
 
 fn regex_escape(text: &str) -> String {
-    text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '/' || c == '_' { c.to_string() } else { format!("\\{c}") }).collect()
+    text.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '/' || c == '_' { c.to_string() } else { format!("\\{c}") })
+        .collect()
 }
 
 #[test]
@@ -54,8 +60,12 @@ fn fixture_plan_has_the_expected_scope() {
     assert_eq!(plan["batches"][0]["estimate"]["rows"], 140);
     assert_eq!(doc["estimate"]["rows"], 547 * 20);
     assert_eq!(doc["estimate"]["files"], 547);
-    let downstream: Vec<&str> = plan["downstream"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
-    assert_eq!(downstream, ["reporting.revenue_by_month", "reporting.revenue_ytd", "dashboard:finance-revenue", "export:erp-monthly"]);
+    let downstream: Vec<&str> =
+        plan["downstream"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        downstream,
+        ["reporting.revenue_by_month", "reporting.revenue_ytd", "dashboard:finance-revenue", "export:erp-monthly"]
+    );
     assert_eq!(doc["fingerprint"].as_str().unwrap().len(), 64);
     let steps: Vec<&str> = doc["statements"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
     // Only statements that are executed: moving files into the shadow and the ledger row
@@ -77,8 +87,10 @@ fn plan_out_writes_numbered_sql_files_and_nothing_else() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let mut files: Vec<String> =
-        std::fs::read_dir(out_dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    let mut files: Vec<String> = std::fs::read_dir(out_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
     files.sort();
     assert_eq!(files[0], "0001_prepare_view.sql");
     assert_eq!(files[1], "0002_create_shadow.sql");
@@ -101,21 +113,30 @@ fn same_spec_same_fingerprint_and_a_changed_spec_changes_it() {
     let a = fp(&spec);
     assert_eq!(a, fp(&spec));
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(&spec)
-        .unwrap()
-        .replace("warehouse: ../fixtures/warehouse", &format!("warehouse: {}", root().join("fixtures/warehouse").display()));
+    let text = std::fs::read_to_string(&spec).unwrap().replace(
+        "warehouse: ../fixtures/warehouse",
+        &format!("warehouse: {}", root().join("fixtures/warehouse").display()),
+    );
     std::fs::write(dir.path().join("same.yaml"), &text).unwrap();
     assert_eq!(a, fp(&dir.path().join("same.yaml")), "the warehouse's location is not part of the fingerprint");
-    std::fs::write(dir.path().join("changed.yaml"), text.replace("partitions_per_batch: 7", "partitions_per_batch: 8")).unwrap();
+    std::fs::write(dir.path().join("changed.yaml"), text.replace("partitions_per_batch: 7", "partitions_per_batch: 8"))
+        .unwrap();
     assert_ne!(a, fp(&dir.path().join("changed.yaml")));
 }
 
 #[test]
 fn warehouse_flag_and_env_override_the_spec() {
-    let out = backfill().args(["validate", "specs/revenue-tax-fix.yaml", "--warehouse", "/nonexistent/warehouse"]).output().unwrap();
+    let out = backfill()
+        .args(["validate", "specs/revenue-tax-fix.yaml", "--warehouse", "/nonexistent/warehouse"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("warehouse `/nonexistent/warehouse`: no such folder"));
-    let out = backfill().args(["validate", "specs/revenue-tax-fix.yaml"]).env("BACKFILL_WAREHOUSE", "gopher://x").output().unwrap();
+    let out = backfill()
+        .args(["validate", "specs/revenue-tax-fix.yaml"])
+        .env("BACKFILL_WAREHOUSE", "gopher://x")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("the scheme `gopher://` is not supported"));
 }

@@ -43,14 +43,25 @@ async fn pruned_scans_return_the_rows_of_a_plain_listing_table() {
     ];
     for filter in filters {
         let query = |table: &str| {
-            format!("SELECT revenue_date, count(*) AS n, sum(merchant_id) AS m FROM {table} WHERE {filter} GROUP BY 1 ORDER BY 1")
+            format!(
+                "SELECT revenue_date, count(*) AS n, sum(merchant_id) AS m FROM {table} \
+                 WHERE {filter} GROUP BY 1 ORDER BY 1"
+            )
         };
         let (pruned, plain) = (text(&ctx, &query("staging.revenue_events")).await, text(&ctx, &query("plain")).await);
         assert_eq!(pruned, plain, "{filter}");
     }
     // A filter matching more partitions than a union is worth goes to the wrapped table.
     let wide = "SELECT count(*) AS n FROM {t} WHERE revenue_date BETWEEN DATE '2024-11-01' AND DATE '2025-06-30'";
-    assert_eq!(text(&ctx, &wide.replace("{t}", "staging.revenue_events")).await, text(&ctx, &wide.replace("{t}", "plain")).await);
-    let n = text(&ctx, "SELECT count(DISTINCT revenue_date) AS days FROM staging.revenue_events WHERE revenue_date BETWEEN DATE '2024-12-30' AND DATE '2025-01-02'").await;
+    assert_eq!(
+        text(&ctx, &wide.replace("{t}", "staging.revenue_events")).await,
+        text(&ctx, &wide.replace("{t}", "plain")).await
+    );
+    let n = text(
+        &ctx,
+        "SELECT count(DISTINCT revenue_date) AS days FROM staging.revenue_events \
+         WHERE revenue_date BETWEEN DATE '2024-12-30' AND DATE '2025-01-02'",
+    )
+    .await;
     assert!(n.contains("| 4    |"), "{n}");
 }

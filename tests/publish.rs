@@ -13,7 +13,11 @@ const SPEC: &str = "specs/revenue-tax-fix.yaml";
 /// `backfill --warehouse WH <args>`: (exit code, stdout, stderr).
 fn bf(wh: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     let out = backfill().arg("--warehouse").arg(wh).args(args).output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn query(wh: &Path, sql: &str) -> String {
@@ -30,10 +34,17 @@ fn ledger_files(wh: &Path) -> usize {
     std::fs::read_dir(wh.join("governance/data_releases")).map_or(0, |d| d.count())
 }
 
-const VIEW_ROWS: &str = "SELECT revenue_date, merchant_id, gross_revenue, net_revenue FROM finance.daily_revenue_current WHERE revenue_date <> DATE '2026-07-01' ORDER BY revenue_date, merchant_id";
-const BY_DAY: &str = "SELECT revenue_date, round(sum(net_revenue), 2) AS net FROM finance.daily_revenue_current WHERE revenue_date IN (DATE '2024-11-30', DATE '2024-12-01', DATE '2025-12-25', DATE '2026-05-31', DATE '2026-06-01') GROUP BY 1 ORDER BY 1";
-const BASE_BY_DAY: &str = "SELECT revenue_date, round(sum(net_revenue), 2) AS net FROM finance.daily_revenue WHERE revenue_date IN (DATE '2024-11-30', DATE '2024-12-01', DATE '2025-12-25', DATE '2026-05-31', DATE '2026-06-01') GROUP BY 1 ORDER BY 1";
-const SHADOW_BY_DAY: &str = "SELECT revenue_date, round(sum(net_revenue), 2) AS net FROM finance.daily_revenue_v2 WHERE revenue_date IN (DATE '2024-12-01', DATE '2026-05-31') GROUP BY 1 ORDER BY 1";
+const VIEW_ROWS: &str =
+    "SELECT revenue_date, merchant_id, gross_revenue, net_revenue FROM finance.daily_revenue_current \
+     WHERE revenue_date <> DATE '2026-07-01' ORDER BY revenue_date, merchant_id";
+const BY_DAY: &str = "SELECT revenue_date, round(sum(net_revenue), 2) AS net \
+                      FROM finance.daily_revenue_current WHERE revenue_date IN (DATE '2024-11-30', DATE '2024-12-01', \
+                      DATE '2025-12-25', DATE '2026-05-31', DATE '2026-06-01') GROUP BY 1 ORDER BY 1";
+const BASE_BY_DAY: &str = "SELECT revenue_date, round(sum(net_revenue), 2) AS net \
+                           FROM finance.daily_revenue WHERE revenue_date IN (DATE '2024-11-30', DATE '2024-12-01', \
+                           DATE '2025-12-25', DATE '2026-05-31', DATE '2026-06-01') GROUP BY 1 ORDER BY 1";
+const SHADOW_BY_DAY: &str = "SELECT revenue_date, round(sum(net_revenue), 2) AS net FROM finance.daily_revenue_v2 \
+                             WHERE revenue_date IN (DATE '2024-12-01', DATE '2026-05-31') GROUP BY 1 ORDER BY 1";
 
 #[test]
 fn publish_query_live_partition_rollback_end_to_end() {
@@ -65,7 +76,10 @@ fn publish_query_live_partition_rollback_end_to_end() {
     let june30 = wh.join("finance/daily_revenue/revenue_date=2026-06-30");
     let file = std::fs::read_dir(&june30).unwrap().next().unwrap().unwrap().path();
     std::fs::copy(&file, day.join("part-0.parquet")).unwrap();
-    assert_eq!(query(wh, "SELECT count(*) AS n FROM finance.daily_revenue_current WHERE revenue_date = DATE '2026-07-01'"), "n\n20\n");
+    assert_eq!(
+        query(wh, "SELECT count(*) AS n FROM finance.daily_revenue_current WHERE revenue_date = DATE '2026-07-01'"),
+        "n\n20\n"
+    );
 
     // A published shadow is immutable; a second publish is refused.
     assert_eq!(bf(wh, &["run", SPEC, "--execute"]).0, Some(1));
@@ -77,11 +91,18 @@ fn publish_query_live_partition_rollback_end_to_end() {
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("rolled back"), "{out}");
     assert_eq!(query(wh, VIEW_ROWS), before, "after rollback the view returns what it returned before publishing");
-    assert_eq!(query(wh, "SELECT count(*) AS n FROM finance.daily_revenue_current WHERE revenue_date = DATE '2026-07-01'"), "n\n20\n");
+    assert_eq!(
+        query(wh, "SELECT count(*) AS n FROM finance.daily_revenue_current WHERE revenue_date = DATE '2026-07-01'"),
+        "n\n20\n"
+    );
 
     // The ledger: one row per publish and rollback, newest first in `releases`.
     assert_eq!(
-        query(wh, "SELECT action, approved_by, partitions, catalog_version FROM governance.data_releases ORDER BY catalog_version"),
+        query(
+            wh,
+            "SELECT action, approved_by, partitions, catalog_version FROM governance.data_releases \
+             ORDER BY catalog_version"
+        ),
         "action,approved_by,partitions,catalog_version\npublish,finance-lead,546,3\nrollback,finance-lead,546,4\n"
     );
     let (code, out, _) = bf(wh, &["releases", "--format", "json"]);
@@ -161,7 +182,10 @@ fn publish_refuses_when_the_base_changed_since_reconciliation_or_the_fingerprint
     std::fs::copy(day.join("part-0.parquet"), day.join("part-1.parquet")).unwrap();
     let (code, _, err) = bf(wh, &["publish", SPEC, "--approved-by", "x"]);
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("the base table changed since these partitions were reconciled: revenue_date=2025-03-03"), "{err}");
+    assert!(
+        err.contains("the base table changed since these partitions were reconciled: revenue_date=2025-03-03"),
+        "{err}"
+    );
     assert_eq!(versions(wh), catalog_before, "a refused publish commits nothing");
     assert_eq!(ledger_files(wh), 0);
 }

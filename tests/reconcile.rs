@@ -29,24 +29,35 @@ fn the_real_fix_passes_every_gate_and_the_report_shows_the_delta_inside_the_rang
     let range = "revenue_date BETWEEN DATE '2024-12-01' AND DATE '2026-05-31' AND revenue_date <> DATE '2025-12-25'";
     let sum = |table: &str| {
         crate::common::seasonal::scalar_text(
-            &crate::common::seasonal::independent(wh.path(), &format!("SELECT sum(net_revenue) AS v FROM {table} WHERE {range}")),
+            &crate::common::seasonal::independent(
+                wh.path(),
+                &format!("SELECT sum(net_revenue) AS v FROM {table} WHERE {range}"),
+            ),
             "v",
         )
     };
-    assert_eq!((sum("finance.daily_revenue"), sum("finance.daily_revenue_v2")), ("28164536.16".to_string(), "27860857.31".to_string()));
+    assert_eq!(
+        (sum("finance.daily_revenue"), sum("finance.daily_revenue_v2")),
+        ("28164536.16".to_string(), "27860857.31".to_string())
+    );
     for gate in ["row_count_tolerance", "unique_keys", "not_null", "schema", "expected_delta:net_revenue"] {
         assert!(md.contains(&format!("| {gate} | pass |")), "{gate} not passed:\n{md}");
     }
     assert!(
         md.contains(
-            "| net_revenue | `sum(net_revenue)` | 28,164,536.16 | 27,860,857.31 | -303,678.85 | -1.08 % | -1.5 % to -0.8 % | inside |"
+            "| net_revenue | `sum(net_revenue)` | 28,164,536.16 | 27,860,857.31 | \
+             -303,678.85 | -1.08 % | -1.5 % to -0.8 % | inside |"
         ),
         "{md}"
     );
     assert!(md.contains("| 1 | 2024-12-01..2024-12-07 | -1.20 % |"), "each batch's own delta: {md}");
     assert!(md.contains("| batches | 78 of 78 done (complete) |"), "{md}");
     assert!(md.contains("- excluded: 2025-12-25"), "{md}");
-    assert!(md.contains("- reporting.revenue_by_month (catalog view)") && md.contains("- dashboard:finance-revenue (declared)"), "{md}");
+    assert!(
+        md.contains("- reporting.revenue_by_month (catalog view)")
+            && md.contains("- dashboard:finance-revenue (declared)"),
+        "{md}"
+    );
 
     let json: serde_json::Value = serde_json::from_str(&report(&spec, "json")).unwrap();
     assert_eq!(json["schema_version"], 2);
@@ -62,7 +73,10 @@ fn the_real_fix_passes_every_gate_and_the_report_shows_the_delta_inside_the_rang
     let out = backfill().arg("report").arg(&spec).args(["--format", "html"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let html = std::fs::read_to_string(wh.path().join("_backfills").join(ID).join("report.html")).unwrap();
-    assert!(html.starts_with("<!DOCTYPE html>") && !html.contains("<script") && !html.contains("src=\"http"), "not self-contained");
+    assert!(
+        html.starts_with("<!DOCTYPE html>") && !html.contains("<script") && !html.contains("src=\"http"),
+        "not self-contained"
+    );
     assert_eq!(html.matches("<svg").count(), 2, "one values chart and one delta chart");
     assert!(
         html.contains("net_revenue per partition: base (old) vs shadow (new)") && html.contains("<polyline"),
@@ -82,7 +96,11 @@ fn an_expected_range_that_excludes_the_whole_range_delta_fails_the_run_once_ever
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("every batch is done, but the whole range failed its gates: expected_delta:net_revenue: whole range net_revenue 28,164,536.16 → 27,860,857.31 (-1.08 %) over 546 partitions; expected -0.5 % to +0.5 %: outside by 0.58 percentage points"),
+        stderr.contains(
+            "every batch is done, but the whole range failed its gates: expected_delta:net_revenue: \
+             whole range net_revenue 28,164,536.16 → 27,860,857.31 (-1.08 %) \
+             over 546 partitions; expected -0.5 % to +0.5 %: outside by 0.58 percentage points"
+        ),
         "{stderr}"
     );
     // The whole range is checked once, at the end: no batch stopped on it.
@@ -90,12 +108,16 @@ fn an_expected_range_that_excludes_the_whole_range_delta_fails_the_run_once_ever
     assert_eq!(std::fs::read_dir(&batches).unwrap().count(), 78);
     let md = report(&spec, "md");
     assert!(
-        md.contains("| expected_delta:net_revenue | **FAIL** | whole range net_revenue 28,164,536.16 → 27,860,857.31 (-1.08 %)"),
+        md.contains(
+            "| expected_delta:net_revenue | **FAIL** | whole range net_revenue \
+             28,164,536.16 → 27,860,857.31 (-1.08 %)"
+        ),
         "{md}"
     );
     assert!(
         md.contains(
-            "| net_revenue | `sum(net_revenue)` | 28,164,536.16 | 27,860,857.31 | -303,678.85 | -1.08 % | -0.5 % to +0.5 % | **OUTSIDE** |"
+            "| net_revenue | `sum(net_revenue)` | 28,164,536.16 | 27,860,857.31 | \
+             -303,678.85 | -1.08 % | -0.5 % to +0.5 % | **OUTSIDE** |"
         ),
         "{md}"
     );
@@ -104,7 +126,8 @@ fn an_expected_range_that_excludes_the_whole_range_delta_fails_the_run_once_ever
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("refused to publish") && stderr.contains("the whole range failed its gates: expected_delta:net_revenue"),
+        stderr.contains("refused to publish")
+            && stderr.contains("the whole range failed its gates: expected_delta:net_revenue"),
         "{stderr}"
     );
     assert!(!wh.path().join("governance").exists(), "a release was recorded");
@@ -121,25 +144,41 @@ fn a_batch_expected_delta_stops_the_run_at_the_first_batch_outside_it() {
     let spec = spec_for(
         wh.path(),
         &[
-            ("expected_delta: \"-1.5% to -0.8%\"", "expected_delta: \"-1.5% to -0.8%\"\n      batch_expected_delta: \"-1.1% to -0.9%\""),
+            (
+                "expected_delta: \"-1.5% to -0.8%\"",
+                "expected_delta: \"-1.5% to -0.8%\"\n      batch_expected_delta: \"-1.1% to -0.9%\"",
+            ),
             ("max_concurrency: 2", "max_concurrency: 1"),
         ],
     );
     let out = execute(&spec, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("batch 1 failed its gate: batch_expected_delta:net_revenue: batch 1 net_revenue 341,063.96 → 336,971.63 (-1.20 %) over 7 partitions; expected -1.1 % to -0.9 %: outside by 0.10 percentage points"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "batch 1 failed its gate: batch_expected_delta:net_revenue: \
+             batch 1 net_revenue 341,063.96 → 336,971.63 (-1.20 %) over 7 partitions; \
+             expected -1.1 % to -0.9 %: outside by 0.10 percentage points"
+        ),
+        "{stderr}"
+    );
     // The batch's figures by an independent query over the files.
     let sum = |table: &str| {
         crate::common::seasonal::scalar_text(
             &crate::common::seasonal::independent(
                 wh.path(),
-                &format!("SELECT sum(net_revenue) AS v FROM {table} WHERE revenue_date BETWEEN DATE '2024-12-01' AND DATE '2024-12-07'"),
+                &format!(
+                    "SELECT sum(net_revenue) AS v FROM {table} \
+                     WHERE revenue_date BETWEEN DATE '2024-12-01' AND DATE '2024-12-07'"
+                ),
             ),
             "v",
         )
     };
-    assert_eq!((sum("finance.daily_revenue"), sum("finance.daily_revenue_v2")), ("341063.96".to_string(), "336971.63".to_string()));
+    assert_eq!(
+        (sum("finance.daily_revenue"), sum("finance.daily_revenue_v2")),
+        ("341063.96".to_string(), "336971.63".to_string())
+    );
     let batches = wh.path().join("_backfills").join(ID).join("batches");
     assert_eq!(std::fs::read_dir(&batches).unwrap().count(), 1, "the run went on after the failed batch");
     let md = report(&spec, "md");
@@ -153,13 +192,23 @@ fn a_transform_that_duplicates_keys_fails_unique_keys_with_exit_1() {
     let spec = spec_for(
         wh.path(),
         &[
-            ("    WHERE revenue_date BETWEEN {{ batch_start }} AND {{ batch_end }}\n", "    WHERE revenue_date BETWEEN {{ batch_start }} AND {{ batch_end }}\n    UNION ALL\n    SELECT revenue_date, merchant_id, gross_revenue, gross_revenue - tax_amount AS net_revenue\n    FROM staging.revenue_events\n    WHERE revenue_date BETWEEN {{ batch_start }} AND {{ batch_end }} AND merchant_id = 7\n"),
+            (
+                "    WHERE revenue_date BETWEEN {{ batch_start }} AND {{ batch_end }}\n",
+                "    WHERE revenue_date BETWEEN {{ batch_start }} AND {{ batch_end }}\n    \
+                 UNION ALL\n    \
+                 SELECT revenue_date, merchant_id, gross_revenue, gross_revenue - tax_amount AS net_revenue\n    \
+                 FROM staging.revenue_events\n    \
+                 WHERE revenue_date BETWEEN {{ batch_start }} AND {{ batch_end }} AND merchant_id = 7\n",
+            ),
             ("row_count_tolerance: 0", "row_count_tolerance: \"10%\""),
         ],
     );
     let out = execute(&spec, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("failed its gate: unique_keys: 7 key(s) occur more than once in the shadow, e.g. (2024-12"), "{stderr}");
+    assert!(
+        stderr.contains("failed its gate: unique_keys: 7 key(s) occur more than once in the shadow, e.g. (2024-12"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("row_count_tolerance"), "only unique_keys should fail: {stderr}");
 }

@@ -29,7 +29,8 @@ async fn every_statement_of_every_spec_round_trips() {
         rendered_total += rendered.statements().count();
         specs += 1;
         for s in rendered.statements() {
-            let first = DFParser::parse_sql(&s.sql).unwrap_or_else(|e| panic!("{} does not parse: {e}\n{}", s.step, s.sql));
+            let first =
+                DFParser::parse_sql(&s.sql).unwrap_or_else(|e| panic!("{} does not parse: {e}\n{}", s.step, s.sql));
             assert_eq!(first.len(), 1, "{}: one statement", s.step);
             if let DFStatement::CreateExternalTable(ddl) = &first[0] {
                 // DataFusion 55 prints CREATE EXTERNAL TABLE without its column list and
@@ -45,7 +46,9 @@ async fn every_statement_of_every_spec_round_trips() {
             if let DFStatement::CopyTo(copy) = &first[0] {
                 // DataFusion 55 prints COPY's target without quotes; round-trip the query
                 // it copies and check the rest on the AST.
-                let datafusion::sql::parser::CopyToSource::Query(query) = &copy.source else { panic!("COPY of a query") };
+                let datafusion::sql::parser::CopyToSource::Query(query) = &copy.source else {
+                    panic!("COPY of a query")
+                };
                 let again = DFParser::parse_sql(&query.to_string()).expect("printed query parses");
                 assert_eq!(
                     again[0],
@@ -58,7 +61,8 @@ async fn every_statement_of_every_spec_round_trips() {
                 continue;
             }
             let printed = first[0].to_string();
-            let second = DFParser::parse_sql(&printed).unwrap_or_else(|e| panic!("{} printed form does not parse: {e}\n{printed}", s.step));
+            let second = DFParser::parse_sql(&printed)
+                .unwrap_or_else(|e| panic!("{} printed form does not parse: {e}\n{printed}", s.step));
             assert_eq!(first, second, "{} changes when printed and parsed again:\n{}\n---\n{printed}", s.step, s.sql);
             checked += 1;
         }

@@ -27,7 +27,8 @@ pub struct Compiled {
 pub fn open_warehouse(global: &Global, spec: &Spec) -> Result<Warehouse, Error> {
     let location = global.warehouse.clone().or_else(|| spec.source.warehouse.clone()).ok_or_else(|| {
         Error::Usage(format!(
-            "{}: no warehouse given\n  fix: pass --warehouse URL, set BACKFILL_WAREHOUSE, or add `warehouse:` to the spec",
+            "{}: no warehouse given\n  \
+             fix: pass --warehouse URL, set BACKFILL_WAREHOUSE, or add `warehouse:` to the spec",
             spec.source.file.display()
         ))
     })?;
@@ -37,7 +38,10 @@ pub fn open_warehouse(global: &Global, spec: &Spec) -> Result<Warehouse, Error> 
 /// The warehouse of `--warehouse` / `BACKFILL_WAREHOUSE`, for commands without a spec.
 pub fn global_warehouse(global: &Global) -> Result<Warehouse, Error> {
     let location = global.warehouse.clone().ok_or_else(|| {
-        Error::Usage("no warehouse given\n  fix: pass --warehouse URL (a folder, file://, s3://, ...) or set BACKFILL_WAREHOUSE".into())
+        Error::Usage(
+            "no warehouse given\n  fix: pass --warehouse URL (a folder, file://, s3://, ...) or set BACKFILL_WAREHOUSE"
+                .into(),
+        )
     })?;
     Ok(Warehouse::open(&location)?)
 }
@@ -63,7 +67,9 @@ pub async fn compile(global: &Global, spec_path: &Path, templates: Option<&PathB
 /// Write `text` to stdout; a closed pipe surfaces as an `Io` error the caller treats as success.
 pub fn print(text: &str) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes()).and_then(|_| out.flush()).map_err(|source| Error::Io { context: "writing to stdout".into(), source })
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|source| Error::Io { context: "writing to stdout".into(), source })
 }
 
 /// Bytes for people: `1.2 MiB`.

@@ -57,7 +57,8 @@ enum LogFormat {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.with_target(false).try_init(),
@@ -91,7 +92,8 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            let e = if from_parquet(&e) { runtime.block_on(name_unreadable_files(e, &global, spec.as_deref())) } else { e };
+            let e =
+                if from_parquet(&e) { runtime.block_on(name_unreadable_files(e, &global, spec.as_deref())) } else { e };
             let _ = writeln!(std::io::stderr(), "error: {e}");
             ExitCode::from(e.kind().exit_code())
         }

@@ -52,7 +52,9 @@ impl<C: Checks> BatchRunner<C> {
                 Err(e) => return Err(store_err(&self.wh, e)),
                 Ok(_) => {
                     if !told {
-                        self.progress.waiting(&format!("live pipeline marker {marker} exists: waiting for the live pipeline to finish"));
+                        self.progress.waiting(&format!(
+                            "live pipeline marker {marker} exists: waiting for the live pipeline to finish"
+                        ));
                         told = true;
                     }
                     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -77,8 +79,11 @@ impl<C: Checks> BatchRunner<C> {
                 let to = ObjectPath::from(format!("{target}/{ours}{i:03}.parquet"));
                 store.rename(&file.location, &to).await.map_err(|e| store_err(&self.wh, e))?;
             }
-            let existing: Vec<_> =
-                store.list(Some(&ObjectPath::from(target.as_str()))).try_collect().await.map_err(|e| store_err(&self.wh, e))?;
+            let existing: Vec<_> = store
+                .list(Some(&ObjectPath::from(target.as_str())))
+                .try_collect()
+                .await
+                .map_err(|e| store_err(&self.wh, e))?;
             for old in existing.iter().filter(|m| !m.location.filename().is_some_and(|n| n.starts_with(&ours))) {
                 match store.delete(&old.location).await {
                     Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
@@ -97,7 +102,10 @@ impl<C: Checks> BatchRunner<C> {
         let started_at: DateTime<Utc> = Utc::now();
         match self.attempt(batch, attempt, started_at).await {
             Err(e @ Error::Timeout(_)) => {
-                let failed = Checked { failures: vec![e.to_string().lines().next().unwrap_or_default().to_string()], ..Default::default() };
+                let failed = Checked {
+                    failures: vec![e.to_string().lines().next().unwrap_or_default().to_string()],
+                    ..Default::default()
+                };
                 let checkpoint = self.checkpoint(batch, attempt, started_at, (0, 0), Timings::default(), failed);
                 state::write_json(&self.wh, &self.dir.checkpoint(batch.number), &checkpoint).await?;
                 Err(e)
@@ -133,11 +141,18 @@ impl<C: Checks> BatchRunner<C> {
         }
     }
 
-    async fn attempt(&self, batch: &Batch, attempt: u32, started_at: DateTime<Utc>) -> Result<Checkpoint<C::Outcome>, Error> {
+    async fn attempt(
+        &self,
+        batch: &Batch,
+        attempt: u32,
+        started_at: DateTime<Utc>,
+    ) -> Result<Checkpoint<C::Outcome>, Error> {
         let spec = &self.plan.spec;
         let started = Instant::now();
-        let statements =
-            self.rendered.batch(batch.number).ok_or_else(|| Error::Usage(format!("batch {} is not in the plan", batch.number)))?;
+        let statements = self
+            .rendered
+            .batch(batch.number)
+            .ok_or_else(|| Error::Usage(format!("batch {} is not in the plan", batch.number)))?;
         state::delete_prefix(&self.wh, &self.dir.staging(batch.number)).await?;
         // The write keeps only rows of the batch's partitions, so a NULL key would vanish
         // silently; refuse it instead, before anything of this batch is written.
@@ -166,11 +181,19 @@ impl<C: Checks> BatchRunner<C> {
         let phase = Instant::now();
         let checked = self.checks.check_batch(self.engine.as_ref(), batch, statements).await?;
         let reconcile_ms = phase.elapsed().as_secs_f64() * 1000.0;
-        tracing::debug!(batch = batch.number, write_ms, commit_ms, reconcile_ms, "batch written, committed and checked");
+        tracing::debug!(
+            batch = batch.number,
+            write_ms,
+            commit_ms,
+            reconcile_ms,
+            "batch written, committed and checked"
+        );
         let timings = Timings { write_ms, commit_ms, reconcile_ms };
-        let checkpoint = self.checkpoint(batch, attempt, started_at, (rows_written, written.bytes_scanned), timings, checked);
+        let checkpoint =
+            self.checkpoint(batch, attempt, started_at, (rows_written, written.bytes_scanned), timings, checked);
         state::write_json(&self.wh, &self.dir.checkpoint(batch.number), &checkpoint).await?;
-        let renewed = Lease { expires_at: Utc::now() + chrono::Duration::minutes(LEASE_TTL_MINUTES), ..self.lease.clone() };
+        let renewed =
+            Lease { expires_at: Utc::now() + chrono::Duration::minutes(LEASE_TTL_MINUTES), ..self.lease.clone() };
         state::write_json(&self.wh, &self.dir.lock(), &renewed).await?;
         self.progress.batch_finished(&Finished::of(&checkpoint), started.elapsed());
         if let Some(reason) = &checkpoint.reason {

@@ -42,7 +42,12 @@ pub trait Checks: Send + Sync + 'static {
     ///
     /// Errors: engine, store and timeout errors (a failed gate is not an error: it is
     /// a [`Checked::failures`] line).
-    async fn check_batch(&self, engine: &dyn Engine, batch: &Batch, statements: &BatchStatements) -> Result<Checked<Self::Outcome>, Error>;
+    async fn check_batch(
+        &self,
+        engine: &dyn Engine,
+        batch: &Batch,
+        statements: &BatchStatements,
+    ) -> Result<Checked<Self::Outcome>, Error>;
 
     /// Once every batch of the plan is done.
     ///

@@ -50,8 +50,7 @@ pub struct Executed {
     pub sql_sha256: String,
 }
 
-/// An in-memory table: a name, its schema and its rows.
-pub type MemoryTable = (TableName, SchemaRef, Vec<RecordBatch>);
+pub use super::session::MemoryTable;
 
 /// The SQL engine, as the run, its checks and publish see it.
 #[async_trait]
@@ -119,12 +118,29 @@ impl DataFusionEngine {
 
     async fn record(&self, s: &Statement) -> Result<(), Error> {
         let sql_sha256 = hex::encode(Sha256::digest(s.sql.as_bytes()));
-        tracing::info!(target: "backfill::engine", index = s.index, step = %s.step, batch = s.batch, sql_sha256 = %sql_sha256, "executed statement");
-        self.log.lock().unwrap_or_else(|p| p.into_inner()).push(Executed { index: s.index, step: s.step, batch: s.batch, sql_sha256 });
+        tracing::info!(
+            target: "backfill::engine",
+            index = s.index,
+            step = %s.step,
+            batch = s.batch,
+            sql_sha256 = %sql_sha256,
+            "executed statement"
+        );
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).push(Executed {
+            index: s.index,
+            step: s.step,
+            batch: s.batch,
+            sql_sha256,
+        });
         if let Some(dir) = &self.dir {
-            let text = format!("-- {}{}\n{};\n", s.step, s.batch.map(|b| format!(" batch {b}")).unwrap_or_default(), s.sql);
+            let text =
+                format!("-- {}{}\n{};\n", s.step, s.batch.map(|b| format!(" batch {b}")).unwrap_or_default(), s.sql);
             let path = dir.sql(s.index, s.step.name());
-            self.wh.store().put(&path, PutPayload::from(text.into_bytes())).await.map_err(|e| store_err(&self.wh, e))?;
+            self.wh
+                .store()
+                .put(&path, PutPayload::from(text.into_bytes()))
+                .await
+                .map_err(|e| store_err(&self.wh, e))?;
         }
         Ok(())
     }
@@ -153,7 +169,8 @@ impl Engine for DataFusionEngine {
         match tokio::time::timeout(self.limit, work).await {
             Ok(result) => result,
             Err(_) => Err(Error::Timeout(format!(
-                "{} of batch {} ran longer than execution.query_timeout ({}); the batch is not done and the run stopped\n  \
+                "{} of batch {} ran longer than execution.query_timeout ({}); \
+                 the batch is not done and the run stopped\n  \
                  fix: raise query_timeout or make batches smaller, then rerun",
                 s.step,
                 s.batch.unwrap_or_default(),
@@ -182,7 +199,13 @@ impl Engine for DataFusionEngine {
 
     fn over_tables(&self, tables: Vec<MemoryTable>) -> Result<Arc<dyn Engine>, Error> {
         let ctx = session::in_memory(tables)?;
-        Ok(Arc::new(Self { ctx, wh: self.wh.clone(), dir: self.dir.clone(), limit: self.limit, log: Arc::clone(&self.log) }))
+        Ok(Arc::new(Self {
+            ctx,
+            wh: self.wh.clone(),
+            dir: self.dir.clone(),
+            limit: self.limit,
+            log: Arc::clone(&self.log),
+        }))
     }
 
     fn refresh(&self, table: &TableName) {

@@ -52,7 +52,12 @@ pub async fn check(engine: &dyn Engine, plan: &Plan, partitions: &[chrono::Naive
         return Err(transform_error(
             spec,
             None,
-            format!("the transform's output does not match `{}` ({}): {}", spec.target.table, base.join(", "), problems.join("; ")),
+            format!(
+                "the transform's output does not match `{}` ({}): {}",
+                spec.target.table,
+                base.join(", "),
+                problems.join("; ")
+            ),
             fix,
         )
         .into());
@@ -70,8 +75,10 @@ pub async fn null_partition_keys(engine: &dyn Engine, plan: &Plan, sql: &str) ->
         .query(&format!("SELECT count(*) AS n FROM ({sql}) AS t WHERE t.{key} IS NULL"))
         .await
         .map_err(|e| Error::Engine(Box::new(e)))?;
-    let n =
-        nulls.first().and_then(|b| b.column(0).as_any().downcast_ref::<datafusion::arrow::array::Int64Array>()).map_or(0, |a| a.value(0));
+    let n = nulls
+        .first()
+        .and_then(|b| b.column(0).as_any().downcast_ref::<datafusion::arrow::array::Int64Array>())
+        .map_or(0, |a| a.value(0));
     if n > 0 {
         return Err(transform_error(
             spec,

@@ -74,7 +74,8 @@ impl PartitionPruned {
             return Ok(values);
         }
         let store = state.runtime_env().object_store(url.object_store())?;
-        let files: Vec<ObjectMeta> = url.list_prefixed_files(state, store.as_ref(), None, ".parquet").await?.try_collect().await?;
+        let files: Vec<ObjectMeta> =
+            url.list_prefixed_files(state, store.as_ref(), None, ".parquet").await?.try_collect().await?;
         Ok(self.values_in(&files, depth))
     }
 
@@ -105,8 +106,11 @@ impl PartitionPruned {
         let filter = conjunction(filters.iter().cloned()).unwrap_or_else(|| lit(true));
         let physical = state.create_physical_expr(filter, &DFSchema::try_from(schema)?)?;
         let mask = physical.evaluate(&batch)?.into_array(batch.num_rows())?;
-        let mask =
-            mask.as_any().downcast_ref::<BooleanArray>().cloned().unwrap_or_else(|| BooleanArray::from(vec![false; batch.num_rows()]));
+        let mask = mask
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .cloned()
+            .unwrap_or_else(|| BooleanArray::from(vec![false; batch.num_rows()]));
         (0..typed.len())
             .filter(|&i| mask.is_valid(i) && mask.value(i) && typed.is_valid(i))
             .map(|i| ScalarValue::try_from_array(&typed, i))
@@ -136,11 +140,14 @@ impl TableProvider for PartitionPruned {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let key = [self.key.0.as_str()];
-        let (partition, other): (Vec<Expr>, Vec<Expr>) = filters.iter().cloned().partition(|f| expr_applicable_for_cols(&key, f));
+        let (partition, other): (Vec<Expr>, Vec<Expr>) =
+            filters.iter().cloned().partition(|f| expr_applicable_for_cols(&key, f));
         if partition.is_empty() {
             return self.inner.scan(state, projection, filters, limit).await;
         }
-        let Some(values) = self.partition_values(state).await? else { return self.inner.scan(state, projection, filters, limit).await };
+        let Some(values) = self.partition_values(state).await? else {
+            return self.inner.scan(state, projection, filters, limit).await;
+        };
         let matching = self.matching(&values, &partition, state)?;
         if matching.is_empty() {
             let schema = match projection {

@@ -80,14 +80,16 @@ pub async fn execute<C: Checks>(
     if let Some(limit) = spec.execution.max_bytes_scanned {
         if estimate.bytes > limit {
             return Err(Error::Gate(format!(
-                "refused: the plan is estimated to read {} bytes, above execution.max_bytes_scanned ({limit} bytes)\n  fix: narrow the range or raise the budget",
+                "refused: the plan is estimated to read {} bytes, above execution.max_bytes_scanned ({limit} bytes)\n  \
+                 fix: narrow the range or raise the budget",
                 estimate.bytes
             )));
         }
     }
     if catalog::latest(wh).await?.is_published(&spec.target.view.to_string(), &spec.backfill_id) {
         return Err(Error::Gate(format!(
-            "refused: {} is published in {}, and a published shadow is immutable\n  fix: backfill rollback SPEC first, then run again",
+            "refused: {} is published in {}, and a published shadow is immutable\n  \
+             fix: backfill rollback SPEC first, then run again",
             spec.backfill_id, spec.target.view
         )));
     }
@@ -125,8 +127,11 @@ async fn execute_leased<C: Checks>(
                 format!("changed fields: {}", changed.join(", "))
             };
             return Err(Error::Usage(format!(
-                "the plan changed since this backfill's run began (fingerprint {} → {}); {what}\n  fix: restore the spec, or rerun with --restart to discard the shadow and the checkpoints and begin again",
-                &prev.fingerprint[..12], &rendered.fingerprint[..12]
+                "the plan changed since this backfill's run began (fingerprint {} → {}); {what}\n  \
+                 fix: restore the spec, \
+                 or rerun with --restart to discard the shadow and the checkpoints and begin again",
+                &prev.fingerprint[..12],
+                &rendered.fingerprint[..12]
             )));
         }
         prev => {
@@ -149,8 +154,11 @@ async fn execute_leased<C: Checks>(
 
     let engine = prepare(plan, rendered, wh, dir, opts).await?;
     let earlier = state::checkpoints::<C::Outcome>(wh, dir).await?;
-    let done: BTreeSet<u32> =
-        earlier.iter().filter(|c| c.state == BatchState::Done && c.fingerprint == rendered.fingerprint).map(|c| c.batch).collect();
+    let done: BTreeSet<u32> = earlier
+        .iter()
+        .filter(|c| c.state == BatchState::Done && c.fingerprint == rendered.fingerprint)
+        .map(|c| c.batch)
+        .collect();
     let attempts = |b: u32| earlier.iter().find(|c| c.batch == b).map_or(0, |c| c.attempt);
     let pending: Vec<Batch> = plan.batches.iter().filter(|b| !done.contains(&b.number)).cloned().collect();
     let mut summary = RunSummary { skipped: done.len() as u32, ..Default::default() };
@@ -194,7 +202,9 @@ async fn execute_leased<C: Checks>(
         if let Some(limit) = spec.execution.max_bytes_scanned {
             if summary.bytes_scanned > limit {
                 break Err(Error::Gate(format!(
-                    "stopped after batch {}: this run has read {} bytes, above execution.max_bytes_scanned ({limit} bytes); done batches are kept\n  fix: raise the budget and rerun to go on",
+                    "stopped after batch {}: this run has read {} bytes, \
+                     above execution.max_bytes_scanned ({limit} bytes); done batches are kept\n  \
+                     fix: raise the budget and rerun to go on",
                     checkpoint.batch, summary.bytes_scanned
                 )));
             }
@@ -249,7 +259,12 @@ fn diff_paths(prefix: &str, a: &serde_json::Value, b: &serde_json::Value, out: &
             let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
             for k in keys {
                 let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                diff_paths(&path, x.get(k).unwrap_or(&serde_json::Value::Null), y.get(k).unwrap_or(&serde_json::Value::Null), out);
+                diff_paths(
+                    &path,
+                    x.get(k).unwrap_or(&serde_json::Value::Null),
+                    y.get(k).unwrap_or(&serde_json::Value::Null),
+                    out,
+                );
             }
         }
         _ if a != b => out.push(prefix.to_string()),

@@ -70,7 +70,11 @@ fn physical_memory() -> Option<usize> {
 /// for the shadow.
 ///
 /// Errors: engine errors registering a table or view.
-pub async fn open(wh: &Warehouse, catalog: &CatalogVersion, opts: &SessionOptions) -> Result<SessionContext, crate::Error> {
+pub async fn open(
+    wh: &Warehouse,
+    catalog: &CatalogVersion,
+    opts: &SessionOptions,
+) -> Result<SessionContext, crate::Error> {
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(FairSpillPool::new(opts.memory_limit)))
         .with_cache_manager(CacheManagerConfig::default().with_list_files_cache_ttl(Some(LIST_CACHE_TTL)))
@@ -88,7 +92,9 @@ pub async fn open(wh: &Warehouse, catalog: &CatalogVersion, opts: &SessionOption
         let partitions = listing
             .partition_columns
             .iter()
-            .map(|c| (c.name.clone(), if c.data_type == PartitionType::Date { DataType::Date32 } else { DataType::Utf8 }))
+            .map(|c| {
+                (c.name.clone(), if c.data_type == PartitionType::Date { DataType::Date32 } else { DataType::Utf8 })
+            })
             .collect();
         let nullable: Vec<String> = listing.null_partition_columns().into_iter().map(|c| c.name.clone()).collect();
         if nullable.is_empty() {
@@ -150,17 +156,24 @@ async fn register_with_null_partitions(
     partitions: Vec<(String, DataType)>,
     nullable: &[String],
 ) -> Result<(), crate::Error> {
-    let raw = partitions.iter().map(|(name, t)| (name.clone(), if nullable.contains(name) { DataType::Utf8 } else { t.clone() })).collect();
+    let raw = partitions
+        .iter()
+        .map(|(name, t)| (name.clone(), if nullable.contains(name) { DataType::Utf8 } else { t.clone() }))
+        .collect();
     let provider = listing_provider(ctx, table, raw, None).await?;
     let reference = TableReference::partial(table.schema.as_str(), table.table.as_str());
-    let scan = LogicalPlanBuilder::scan(reference, provider_as_source(provider), None).and_then(|b| b.build()).map_err(engine)?;
+    let scan = LogicalPlanBuilder::scan(reference, provider_as_source(provider), None)
+        .and_then(|b| b.build())
+        .map_err(engine)?;
     let df = DataFrame::new(ctx.state(), scan);
     let columns: Vec<Expr> = df
         .schema()
         .columns()
         .into_iter()
         .map(|column| match partitions.iter().find(|(name, _)| name == &column.name && nullable.contains(name)) {
-            Some((name, t)) => cast(nullif(Expr::Column(column.clone()), lit(HIVE_DEFAULT_PARTITION)), t.clone()).alias(name),
+            Some((name, t)) => {
+                cast(nullif(Expr::Column(column.clone()), lit(HIVE_DEFAULT_PARTITION)), t.clone()).alias(name)
+            }
             None => Expr::Column(column),
         })
         .collect();
@@ -177,8 +190,9 @@ async fn listing_provider(
     file_schema: Option<SchemaRef>,
 ) -> Result<Arc<dyn TableProvider>, crate::Error> {
     let url = ListingTableUrl::parse(format!("{WAREHOUSE_URL}{}", table.prefix())).map_err(engine)?;
-    let options =
-        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet").with_table_partition_cols(partitions);
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(partitions);
     let config = ListingTableConfig::new(url).with_listing_options(options);
     let config = match file_schema {
         Some(schema) => config.with_schema(schema),
@@ -192,7 +206,11 @@ async fn listing_provider(
 }
 
 /// Register `provider` as `table`, replacing what was registered under that name.
-fn replace_table(ctx: &SessionContext, table: &TableName, provider: Arc<dyn TableProvider>) -> Result<(), crate::Error> {
+fn replace_table(
+    ctx: &SessionContext,
+    table: &TableName,
+    provider: Arc<dyn TableProvider>,
+) -> Result<(), crate::Error> {
     ensure_schema(ctx, &table.schema);
     let reference = TableReference::partial(table.schema.as_str(), table.table.as_str());
     let _ = ctx.deregister_table(reference.clone()).map_err(engine)?;
@@ -220,8 +238,11 @@ async fn register_views(ctx: &SessionContext, catalog: &CatalogVersion) -> Resul
                 Ok(df) => {
                     let Ok(view) = TableName::parse(name) else { continue };
                     ensure_schema(ctx, &view.schema);
-                    ctx.register_table(TableReference::partial(view.schema.as_str(), view.table.as_str()), df.into_view())
-                        .map_err(engine)?;
+                    ctx.register_table(
+                        TableReference::partial(view.schema.as_str(), view.table.as_str()),
+                        df.into_view(),
+                    )
+                    .map_err(engine)?;
                 }
                 Err(e) => failed.push((name, sql, e)),
             }
@@ -236,6 +257,9 @@ async fn register_views(ctx: &SessionContext, catalog: &CatalogVersion) -> Resul
     }
 }
 
+/// An in-memory table: a name, its schema and its rows.
+pub type MemoryTable = (TableName, SchemaRef, Vec<datafusion::arrow::record_batch::RecordBatch>);
+
 /// A session where each of `tables` is an in-memory table: one batch's partitions of
 /// the base and of the shadow. The rendered reconciliation statements run in it as they are.
 ///
@@ -246,7 +270,7 @@ async fn register_views(ctx: &SessionContext, catalog: &CatalogVersion) -> Resul
 /// out only makes plans less clever; it halves planning time.
 ///
 /// Errors: schemas that cannot form tables (engine error).
-pub fn in_memory(tables: Vec<super::engine::MemoryTable>) -> Result<SessionContext, crate::Error> {
+pub fn in_memory(tables: Vec<MemoryTable>) -> Result<SessionContext, crate::Error> {
     use datafusion::optimizer::extract_equijoin_predicate::ExtractEquijoinPredicate;
     use datafusion::optimizer::simplify_expressions::SimplifyExpressions;
     use datafusion::optimizer::OptimizerRule;
@@ -254,13 +278,17 @@ pub fn in_memory(tables: Vec<super::engine::MemoryTable>) -> Result<SessionConte
     config.options_mut().optimizer.max_passes = 1;
     let rules: Vec<Arc<dyn OptimizerRule + Send + Sync>> =
         vec![Arc::new(SimplifyExpressions::new()), Arc::new(ExtractEquijoinPredicate::new())];
-    let state =
-        datafusion::execution::SessionStateBuilder::new().with_config(config).with_default_features().with_optimizer_rules(rules).build();
+    let state = datafusion::execution::SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .with_optimizer_rules(rules)
+        .build();
     let ctx = SessionContext::new_with_state(state);
     for (name, schema, rows) in tables {
         ensure_schema(&ctx, &name.schema);
         let mem = datafusion::datasource::MemTable::try_new(schema, vec![rows]).map_err(engine)?;
-        ctx.register_table(TableReference::partial(name.schema.as_str(), name.table.as_str()), Arc::new(mem)).map_err(engine)?;
+        ctx.register_table(TableReference::partial(name.schema.as_str(), name.table.as_str()), Arc::new(mem))
+            .map_err(engine)?;
     }
     Ok(ctx)
 }

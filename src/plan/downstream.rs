@@ -48,7 +48,11 @@ pub(super) fn find(spec: &Spec, catalog: &CatalogVersion) -> Vec<Dependent> {
                     .collect(),
             )),
             Err(e) => {
-                tracing::warn!(view = %name, error = %e, "catalog view does not parse; left out of downstream dependents");
+                tracing::warn!(
+                    view = %name,
+                    error = %e,
+                    "catalog view does not parse; left out of downstream dependents"
+                );
                 None
             }
         })

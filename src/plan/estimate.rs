@@ -45,7 +45,8 @@ fn warn_null_partitions(listing: &TableListing, key: &str) {
         tracing::warn!(
             table = %table,
             files,
-            "`{table}` has {files} Parquet file(s) in {key}={HIVE_DEFAULT_PARTITION}: their rows have a NULL {key}, lie outside the source range and are left as they are"
+            "`{table}` has {files} Parquet file(s) in {key}={HIVE_DEFAULT_PARTITION}: their rows have a NULL {key}, \
+             lie outside the source range and are left as they are"
         );
     }
 }
@@ -62,7 +63,12 @@ impl Estimator {
     /// Read the footers of every source file inside the spec's range (dated sources)
     /// or of every file (undated sources). Views contribute nothing. Warns about NULL
     /// partition folders of the base and the sources (see [`warn_null_partitions`]).
-    pub(super) async fn load(wh: &Warehouse, spec: &Spec, sources: &[Source], base: &TableListing) -> Result<Self, Error> {
+    pub(super) async fn load(
+        wh: &Warehouse,
+        spec: &Spec,
+        sources: &[Source],
+        base: &TableListing,
+    ) -> Result<Self, Error> {
         let (start, end) = (spec.source_range.start, spec.source_range.end);
         if !sources.iter().any(|s| s.table == spec.target.table) {
             warn_null_partitions(base, &spec.target.partition_key);

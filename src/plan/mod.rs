@@ -130,8 +130,12 @@ impl Plan {
         let estimator = estimate::Estimator::load(wh, &spec, &sources, &listing).await?;
         let key = &spec.target.partition_key;
         let in_range: std::collections::BTreeSet<String> = partitions.iter().map(ToString::to_string).collect();
-        let base_bytes =
-            listing.files.iter().filter(|f| f.partition_value(key).is_some_and(|v| in_range.contains(v))).map(|f| f.size).sum();
+        let base_bytes = listing
+            .files
+            .iter()
+            .filter(|f| f.partition_value(key).is_some_and(|v| in_range.contains(v)))
+            .map(|f| f.size)
+            .sum();
         let without_source = estimator.without_files(&partitions);
         let batches = partitions
             .chunks(per)
@@ -155,9 +159,10 @@ impl Plan {
         }
         let view = match catalog.views.get(&view_name) {
             Some(v) => ConsumerView { exists: true, body: v.sql.trim().to_string() },
-            None => {
-                ConsumerView { exists: false, body: format!("SELECT * FROM {}", crate::sql::quote_table(&spec.target.table.to_string())) }
-            }
+            None => ConsumerView {
+                exists: false,
+                body: format!("SELECT * FROM {}", crate::sql::quote_table(&spec.target.table.to_string())),
+            },
         };
         let downstream = downstream::find(&spec, &catalog);
         Ok(Self {
@@ -246,13 +251,27 @@ async fn base_columns(spec: &Spec, wh: &Warehouse, listing: &TableListing) -> Re
         let sql_type = sql_type(field.data_type()).ok_or_else(|| {
             spec.error_at(
                 "target.table",
-                format!("column `{}` of `{base}` has type {}, which backfill cannot cast or declare", field.name(), field.data_type()),
+                format!(
+                    "column `{}` of `{base}` has type {}, which backfill cannot cast or declare",
+                    field.name(),
+                    field.data_type()
+                ),
                 "backfill tables of scalar columns (numbers, decimals, text, dates, timestamps)",
             )
         })?;
-        columns.push(Column { name: field.name().clone(), data_type: field.data_type().clone(), sql_type, is_partition: false });
+        columns.push(Column {
+            name: field.name().clone(),
+            data_type: field.data_type().clone(),
+            sql_type,
+            is_partition: false,
+        });
     }
-    columns.push(Column { name: key.clone(), data_type: DataType::Date32, sql_type: "DATE".into(), is_partition: true });
+    columns.push(Column {
+        name: key.clone(),
+        data_type: DataType::Date32,
+        sql_type: "DATE".into(),
+        is_partition: true,
+    });
     let all = || columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>().join(", ");
     let checks = spec
         .target
@@ -276,9 +295,15 @@ async fn base_columns(spec: &Spec, wh: &Warehouse, listing: &TableListing) -> Re
     for (field, name) in tolerances {
         let column = columns.iter().find(|c| &c.name == name).expect("checked above");
         let t = &column.data_type;
-        let numeric = t.is_integer() || t.is_floating() || matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..));
+        let numeric =
+            t.is_integer() || t.is_floating() || matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..));
         if !numeric || column.is_partition || spec.target.keys.contains(name) {
-            return Err(spec.error_at(&field, format!("column `{name}` ({}) is not a numeric value column: a tolerance applies to decimal, integer or float columns that are not keys", column.sql_type), "remove the entry, or name a numeric non-key column").into());
+            let why = format!(
+                "column `{name}` ({}) is not a numeric value column: \
+                 a tolerance applies to decimal, integer or float columns that are not keys",
+                column.sql_type
+            );
+            return Err(spec.error_at(&field, why, "remove the entry, or name a numeric non-key column").into());
         }
     }
     Ok(columns)
@@ -295,10 +320,16 @@ async fn resolve_sources(
     for name in names {
         let at = crate::plan::transform::find_in_transform(spec, name);
         let missing = |what: String| {
-            crate::plan::transform::transform_error(spec, at, what, "read from tables that exist in the warehouse, written as schema.table")
+            crate::plan::transform::transform_error(
+                spec,
+                at,
+                what,
+                "read from tables that exist in the warehouse, written as schema.table",
+            )
         };
-        let table = TableName::parse(name)
-            .map_err(|_| missing(format!("the transform reads `{name}`, which is not a `schema.table` name; {}", table_list(tables))))?;
+        let table = TableName::parse(name).map_err(|_| {
+            missing(format!("the transform reads `{name}`, which is not a `schema.table` name; {}", table_list(tables)))
+        })?;
         if catalog.views.contains_key(name) {
             out.push(Source { table, partition_column: None });
             continue;

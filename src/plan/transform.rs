@@ -60,12 +60,18 @@ impl TransformTemplate {
                 (_, Some(d)) => d.to_string(),
                 (_, None) => e.kind().to_string(),
             };
-            transform_error(spec, template_position(spec, &e), format!("the transform does not render: {detail}"), TEMPLATE_FIX)
+            transform_error(
+                spec,
+                template_position(spec, &e),
+                format!("the transform does not render: {detail}"),
+                TEMPLATE_FIX,
+            )
         })
     }
 }
 
-const TEMPLATE_FIX: &str = "use only {{ batch_start }}, {{ batch_end }}, {{ partitions | sql_list }} and {{ backfill_id }}";
+const TEMPLATE_FIX: &str =
+    "use only {{ batch_start }}, {{ batch_end }}, {{ partitions | sql_list }} and {{ backfill_id }}";
 
 /// Parse rendered transform SQL as exactly one query (SELECT or WITH … SELECT).
 ///
@@ -82,7 +88,12 @@ pub fn parse_query(spec: &Spec, sql: &str) -> Result<Box<Query>, SpecError> {
     })?;
     let only_query = "write the transform as a single SELECT (or WITH … SELECT) without a trailing statement";
     if statements.len() != 1 {
-        return Err(transform_error(spec, None, format!("the transform holds {} statements", statements.len()), only_query));
+        return Err(transform_error(
+            spec,
+            None,
+            format!("the transform holds {} statements", statements.len()),
+            only_query,
+        ));
     }
     match statements.pop_front() {
         Some(DFStatement::Statement(stmt)) => match *stmt {
@@ -179,11 +190,20 @@ pub fn find_in_transform(spec: &Spec, needle: &str) -> Option<(usize, usize)> {
 /// An error at `at` = (line, column), 1-based, of the transform text, placed in the spec
 /// file (inline transforms) or the transform's own file. Without `at`, the error points
 /// at the transform's start.
-pub fn transform_error(spec: &Spec, at: Option<(usize, usize)>, problem: impl Into<String>, fix: impl Into<String>) -> SpecError {
+pub fn transform_error(
+    spec: &Spec,
+    at: Option<(usize, usize)>,
+    problem: impl Into<String>,
+    fix: impl Into<String>,
+) -> SpecError {
     match &spec.transform.origin {
-        TransformOrigin::File(path) => {
-            SpecError { file: path.clone(), position: at, field: "transform.file".into(), problem: problem.into(), fix: fix.into() }
-        }
+        TransformOrigin::File(path) => SpecError {
+            file: path.clone(),
+            position: at,
+            field: "transform.file".into(),
+            problem: problem.into(),
+            fix: fix.into(),
+        },
         TransformOrigin::Inline => {
             let mut err = spec.error_at("transform.sql", problem, fix);
             if let (Some((first_line, first_col)), Some((line, col))) = (spec.transform_start(), at) {

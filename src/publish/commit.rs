@@ -58,7 +58,8 @@ pub(super) async fn commit_release(
     })?;
     let ctx = session::open(wh, current, &SessionOptions::default()).await?;
     session::ensure_schema(&ctx, &spec.target.view.schema);
-    let engine = DataFusionEngine::new(ctx, wh, Some(BackfillDir::new(&spec.backfill_id)), spec.execution.query_timeout);
+    let engine =
+        DataFusionEngine::new(ctx, wh, Some(BackfillDir::new(&spec.backfill_id)), spec.execution.query_timeout);
     engine.run(statement).await?;
 
     let mut next = current.clone();

@@ -54,7 +54,8 @@ pub async fn write(wh: &Warehouse, r: &Release) -> Result<(), Error> {
         text(&r.dataset),
         text(&r.release_id),
         text(&r.action.to_string()),
-        Arc::new(TimestampMicrosecondArray::from(vec![r.published_at.timestamp_micros()]).with_timezone("UTC")) as ArrayRef,
+        Arc::new(TimestampMicrosecondArray::from(vec![r.published_at.timestamp_micros()]).with_timezone("UTC"))
+            as ArrayRef,
         text(&r.source_range),
         int(r.partitions),
         text(&r.code_version),
@@ -86,7 +87,11 @@ pub async fn repair(wh: &Warehouse) -> Result<Vec<String>, Error> {
         match wh.store().head(&path_of(&release.release_id)).await {
             Ok(_) => {}
             Err(object_store::Error::NotFound { .. }) => {
-                tracing::warn!(release = %release.release_id, "the release ledger lacks a committed release (a crash after its catalog commit); writing its row now");
+                tracing::warn!(
+                    release = %release.release_id,
+                    "the release ledger lacks a committed release (a crash after its catalog commit); \
+                     writing its row now"
+                );
                 write(wh, &release).await?;
                 repaired.push(release.release_id);
             }

@@ -50,15 +50,23 @@ pub struct PublishOptions {
 /// backfill already published; [`catalog::CatalogError::Conflict`] (exit 4) when another
 /// commit landed first; [`Error::Corrupt`] (exit 3) when the view read back does not
 /// match what was published.
-pub async fn publish(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts: &PublishOptions) -> Result<Release, Error> {
+pub async fn publish(
+    plan: &Plan,
+    rendered: &RenderedPlan,
+    wh: &Warehouse,
+    opts: &PublishOptions,
+) -> Result<Release, Error> {
     let spec = &plan.spec;
     ledger::repair(wh).await?;
-    let refuse = |why: String| Err(Error::Gate(format!("refused to publish {}: {why}; nothing was published", spec.backfill_id)));
+    let refuse = |why: String| {
+        Err(Error::Gate(format!("refused to publish {}: {why}; nothing was published", spec.backfill_id)))
+    };
     let current = catalog::latest(wh).await?;
     let view = spec.target.view.to_string();
     if current.is_published(&view, &spec.backfill_id) {
         return refuse(format!(
-            "it is already published in {view} (catalog version {})\n  fix: nothing to do; `backfill rollback SPEC` undoes it",
+            "it is already published in {view} (catalog version {})\n  \
+             fix: nothing to do; `backfill rollback SPEC` undoes it",
             current.version
         ));
     }
@@ -68,7 +76,8 @@ pub async fn publish(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts:
     };
     if record.fingerprint != rendered.fingerprint {
         return refuse(format!(
-            "the plan changed since it was executed (executed {}, now {})\n  fix: restore the spec, or rerun `run --execute --restart` and review again",
+            "the plan changed since it was executed (executed {}, now {})\n  \
+             fix: restore the spec, or rerun `run --execute --restart` and review again",
             &record.fingerprint[..12],
             &rendered.fingerprint[..12]
         ));
@@ -76,19 +85,32 @@ pub async fn publish(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts:
     if let Some(approved) = &opts.fingerprint {
         let approved = approved.trim().trim_start_matches("sha256:");
         if approved.len() < 12 || !record.fingerprint.starts_with(approved) {
-            return refuse(format!("--fingerprint {approved} is not the executed plan's fingerprint {}\n  fix: review the report of the executed plan and approve its fingerprint", record.fingerprint));
+            return refuse(format!(
+                "--fingerprint {approved} is not the executed plan's fingerprint {}\n  \
+                 fix: review the report of the executed plan and approve its fingerprint",
+                record.fingerprint
+            ));
         }
     }
     if spec.reason.kind == ReasonKind::Reinterpretation && !opts.allow_reinterpretation {
-        return refuse("reason.kind is `reinterpretation`: history will change meaning, not just be corrected\n  fix: confirm with the dataset's consumers, then pass --allow-reinterpretation".into());
+        return refuse(
+            "reason.kind is `reinterpretation`: history will change meaning, not just be corrected\n  \
+             fix: confirm with the dataset's consumers, then pass --allow-reinterpretation"
+                .into(),
+        );
     }
     let checkpoints: Vec<Checkpoint> = state::checkpoints(wh, &dir).await?;
-    let done: BTreeSet<u32> =
-        checkpoints.iter().filter(|c| c.state == BatchState::Done && c.fingerprint == record.fingerprint).map(|c| c.batch).collect();
-    let missing: Vec<String> = plan.batches.iter().filter(|b| !done.contains(&b.number)).map(|b| b.number.to_string()).collect();
+    let done: BTreeSet<u32> = checkpoints
+        .iter()
+        .filter(|c| c.state == BatchState::Done && c.fingerprint == record.fingerprint)
+        .map(|c| c.batch)
+        .collect();
+    let missing: Vec<String> =
+        plan.batches.iter().filter(|b| !done.contains(&b.number)).map(|b| b.number.to_string()).collect();
     if !missing.is_empty() {
         return refuse(format!(
-            "{} of {} batches are not done and passed: {}\n  fix: backfill run SPEC --execute, until every batch passes its gates",
+            "{} of {} batches are not done and passed: {}\n  \
+             fix: backfill run SPEC --execute, until every batch passes its gates",
             missing.len(),
             plan.batches.len(),
             abbreviate(&missing)
@@ -98,20 +120,33 @@ pub async fn publish(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts:
     let last_batch = checkpoints.iter().filter(|c| done.contains(&c.batch)).map(|c| c.finished_at).max();
     let range = match range {
         Some(r) if r.covers(&record.fingerprint, last_batch) => r,
-        _ => return refuse("the whole-range reconciliation has not been computed since the last batch finished\n  fix: backfill run SPEC --execute (it computes it once every batch is done)".into()),
+        _ => {
+            return refuse(
+                "the whole-range reconciliation has not been computed since the last batch finished\n  \
+                 fix: backfill run SPEC --execute (it computes it once every batch is done)"
+                    .into(),
+            )
+        }
     };
     let failed: Vec<String> = range.failed().iter().map(|g| format!("{}: {}", g.name, g.detail)).collect();
     if !failed.is_empty() {
         return refuse(format!(
-            "the whole range failed its gates: {}\n  fix: correct the transform or the expected range, then run --execute --restart",
+            "the whole range failed its gates: {}\n  \
+             fix: correct the transform or the expected range, then run --execute --restart",
             failed.join("; ")
         ));
     }
-    let moved =
-        changed_base_partitions(wh, spec, checkpoints.iter().filter(|c| done.contains(&c.batch)).flat_map(|c| c.base_files.iter())).await?;
+    let moved = changed_base_partitions(
+        wh,
+        spec,
+        checkpoints.iter().filter(|c| done.contains(&c.batch)).flat_map(|c| c.base_files.iter()),
+    )
+    .await?;
     if !moved.is_empty() {
         return refuse(format!(
-            "the base table changed since these partitions were reconciled: {}\n  fix: rerun the batches holding them (delete their checkpoints under _backfills/{}/batches/ and run --execute), then publish",
+            "the base table changed since these partitions were reconciled: {}\n  \
+             fix: rerun the batches holding them (delete their checkpoints under _backfills/{}/batches/ \
+             and run --execute), then publish",
             abbreviate(&moved),
             spec.backfill_id
         ));
@@ -147,7 +182,11 @@ pub async fn publish(plan: &Plan, rendered: &RenderedPlan, wh: &Warehouse, opts:
 }
 
 /// Partitions whose base files differ from `recorded` (added, removed or resized files).
-async fn changed_base_partitions(wh: &Warehouse, spec: &Spec, recorded: impl Iterator<Item = &BaseFile>) -> Result<Vec<String>, Error> {
+async fn changed_base_partitions(
+    wh: &Warehouse,
+    spec: &Spec,
+    recorded: impl Iterator<Item = &BaseFile>,
+) -> Result<Vec<String>, Error> {
     let key = &spec.target.partition_key;
     let folder_of = |path: &str| path.split('/').find(|p| p.starts_with(&format!("{key}="))).map(str::to_string);
     let mut then: BTreeSet<(String, String, u64)> = BTreeSet::new();

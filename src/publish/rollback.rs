@@ -23,7 +23,9 @@ pub async fn rollback(
 ) -> Result<Release, Error> {
     let spec = &plan.spec;
     ledger::repair(wh).await?;
-    let refuse = |why: String| Err(Error::Gate(format!("refused to roll back {}: {why}; nothing was changed", spec.backfill_id)));
+    let refuse = |why: String| {
+        Err(Error::Gate(format!("refused to roll back {}: {why}; nothing was changed", spec.backfill_id)))
+    };
     let view = spec.target.view.to_string();
     let current = catalog::latest(wh).await?;
     if !current.is_published(&view, &spec.backfill_id) {
@@ -31,13 +33,17 @@ pub async fn rollback(
     }
     let stack = &current.published[&view];
     if stack.last() != Some(&spec.backfill_id) {
-        return refuse(format!("{} was published over it later\n  fix: roll that back first", stack.last().expect("not empty")));
+        return refuse(format!(
+            "{} was published over it later\n  fix: roll that back first",
+            stack.last().expect("not empty")
+        ));
     }
     let mut publish = None;
     for n in catalog::versions(wh).await?.into_iter().rev() {
         let v = catalog::read(wh, n).await?;
-        if v.release.as_ref().is_some_and(|r| r.action == ReleaseAction::Publish && r.backfill_id == spec.backfill_id && r.dataset == view)
-        {
+        if v.release.as_ref().is_some_and(|r| {
+            r.action == ReleaseAction::Publish && r.backfill_id == spec.backfill_id && r.dataset == view
+        }) {
             publish = Some(v);
             break;
         }
@@ -45,7 +51,10 @@ pub async fn rollback(
     let Some(publish) = publish else {
         return Err(Error::Corrupt {
             path: "_catalog".into(),
-            message: format!("{} is marked published in {view} but no catalog version records its publish", spec.backfill_id),
+            message: format!(
+                "{} is marked published in {view} but no catalog version records its publish",
+                spec.backfill_id
+            ),
         });
     };
     let before = catalog::read(wh, publish.version - 1).await?;

@@ -20,14 +20,20 @@ pub fn in_scope(plan: &Plan) -> String {
     let r = &spec.source_range;
     let mut p = format!("{key} BETWEEN {} AND {}", date_literal(r.start), date_literal(r.end));
     if !r.exclude.is_empty() {
-        p.push_str(&format!(" AND {key} NOT IN ({})", r.exclude.iter().map(|d| date_literal(*d)).collect::<Vec<_>>().join(", ")));
+        p.push_str(&format!(
+            " AND {key} NOT IN ({})",
+            r.exclude.iter().map(|d| date_literal(*d)).collect::<Vec<_>>().join(", ")
+        ));
     }
     p
 }
 
 /// Rows of `a` not in `b` plus rows of `b` not in `a` (multiset difference, both ways).
 async fn differing(ctx: &datafusion::prelude::SessionContext, a: &str, b: &str) -> Result<i64, Error> {
-    let sql = format!("SELECT (SELECT count(*) FROM ({a} EXCEPT ALL {b}) AS x) + (SELECT count(*) FROM ({b} EXCEPT ALL {a}) AS y) AS n");
+    let sql = format!(
+        "SELECT (SELECT count(*) FROM ({a} EXCEPT ALL {b}) AS x) \
+         + (SELECT count(*) FROM ({b} EXCEPT ALL {a}) AS y) AS n"
+    );
     let batches = ctx.sql(&sql).await.map_err(engine)?.collect().await.map_err(engine)?;
     Ok(batches
         .first()
@@ -38,7 +44,12 @@ async fn differing(ctx: &datafusion::prelude::SessionContext, a: &str, b: &str) 
 /// After a publish: in range, the view equals the shadow; outside it, the previous body.
 ///
 /// Errors: [`Error::Corrupt`] naming the side that differs; engine errors.
-pub async fn after_publish(plan: &Plan, wh: &Warehouse, catalog: &CatalogVersion, previous_body: &str) -> Result<(), Error> {
+pub async fn after_publish(
+    plan: &Plan,
+    wh: &Warehouse,
+    catalog: &CatalogVersion,
+    previous_body: &str,
+) -> Result<(), Error> {
     let spec = &plan.spec;
     let ctx = session::open(wh, catalog, &SessionOptions::default()).await?;
     let cols = plan.columns.iter().map(|c| quote_ident(&c.name)).collect::<Vec<_>>().join(", ");
@@ -61,7 +72,9 @@ pub async fn after_publish(plan: &Plan, wh: &Warehouse, catalog: &CatalogVersion
         return Err(Error::Corrupt {
             path: format!("view {} (catalog version {})", spec.target.view, catalog.version),
             message: format!(
-                "VERIFICATION FAILED after publishing: {inside} row(s) in range differ from the shadow and {outside} row(s) outside it differ from the previous body\n  fix: inspect with `backfill query`, and `backfill rollback SPEC` to restore the previous view"
+                "VERIFICATION FAILED after publishing: {inside} row(s) in range differ from the shadow \
+                 and {outside} row(s) outside it differ from the previous body\n  \
+                 fix: inspect with `backfill query`, and `backfill rollback SPEC` to restore the previous view"
             ),
         });
     }
@@ -75,7 +88,8 @@ pub async fn after_rollback(plan: &Plan, wh: &Warehouse, catalog: &CatalogVersio
     let ctx = session::open(wh, catalog, &SessionOptions::default()).await?;
     let cols = plan.columns.iter().map(|c| quote_ident(&c.name)).collect::<Vec<_>>().join(", ");
     let view = quote_table(&plan.spec.target.view.to_string());
-    let n = differing(&ctx, &format!("SELECT {cols} FROM {view}"), &format!("SELECT {cols} FROM ({body}) AS restored")).await?;
+    let n = differing(&ctx, &format!("SELECT {cols} FROM {view}"), &format!("SELECT {cols} FROM ({body}) AS restored"))
+        .await?;
     if n > 0 {
         return Err(Error::Corrupt {
             path: format!("view {} (catalog version {})", plan.spec.target.view, catalog.version),

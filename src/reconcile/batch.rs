@@ -110,7 +110,12 @@ impl Checks for BatchReconciler {
         Ok(())
     }
 
-    async fn check_batch(&self, engine: &dyn Engine, batch: &Batch, statements: &BatchStatements) -> Result<Checked<BatchOutcome>, Error> {
+    async fn check_batch(
+        &self,
+        engine: &dyn Engine,
+        batch: &Batch,
+        statements: &BatchStatements,
+    ) -> Result<Checked<BatchOutcome>, Error> {
         let spec = &self.plan.spec;
         let base = self.load(engine, &spec.target.table, batch).await?;
         let shadow = self.load(engine, &spec.target.shadow, batch).await?;
@@ -141,8 +146,13 @@ impl Checks for BatchReconciler {
     async fn after_batches(&self, engine: &dyn Engine) -> Result<(), Error> {
         let (plan, rendered) = (&self.plan, &self.rendered);
         let output = engine.run(&rendered.reconcile_range).await?;
-        let range =
-            RangeReconciliation::from_result(&plan.spec, &output.batches, &rendered.fingerprint, plan.partitions.len() as u64, Utc::now())?;
+        let range = RangeReconciliation::from_result(
+            &plan.spec,
+            &output.batches,
+            &rendered.fingerprint,
+            plan.partitions.len() as u64,
+            Utc::now(),
+        )?;
         state::write_json(&self.wh, &BackfillDir::new(&plan.spec.backfill_id).range(), &range).await?;
         let failed: Vec<String> = range.failed().iter().map(|g| format!("{}: {}", g.name, g.detail)).collect();
         *self.range.lock().unwrap_or_else(|p| p.into_inner()) = Some(range);

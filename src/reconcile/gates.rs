@@ -123,7 +123,14 @@ pub fn check_batch(spec: &Spec, r: &Reconciliation, scope: &str) -> Vec<Gate> {
     ));
     for (m, pair) in spec.validation.metrics.iter().zip(&r.batch_metrics) {
         if let Some(expected) = m.batch_expected_delta {
-            gates.push(delta_gate(format!("batch_expected_delta:{}", m.name), &m.name, pair, expected, scope, r.partitions.len() as u64));
+            gates.push(delta_gate(
+                format!("batch_expected_delta:{}", m.name),
+                &m.name,
+                pair,
+                expected,
+                scope,
+                r.partitions.len() as u64,
+            ));
         }
     }
     gates
@@ -137,13 +144,27 @@ pub fn range_gates(spec: &Spec, metrics: &[MetricPair], partitions: u64) -> Vec<
         .iter()
         .zip(metrics)
         .filter_map(|(m, pair)| {
-            Some(delta_gate(format!("expected_delta:{}", m.name), &m.name, pair, m.expected_delta?, "whole range", partitions))
+            Some(delta_gate(
+                format!("expected_delta:{}", m.name),
+                &m.name,
+                pair,
+                m.expected_delta?,
+                "whole range",
+                partitions,
+            ))
         })
         .collect()
 }
 
 /// One delta gate: `pair`'s change in percent against `expected`.
-fn delta_gate(name: String, metric: &str, pair: &MetricPair, expected: DeltaRange, scope: &str, partitions: u64) -> Gate {
+fn delta_gate(
+    name: String,
+    metric: &str,
+    pair: &MetricPair,
+    expected: DeltaRange,
+    scope: &str,
+    partitions: u64,
+) -> Gate {
     match pair.percent() {
         None => Gate::new(
             name,
@@ -210,7 +231,11 @@ pub fn row_count_gate(partitions: &[PartitionResult], tolerance: Tolerance) -> G
     });
     match miss {
         Some(detail) => Gate::new(name, false, detail),
-        None => Gate::new(name, true, format!("{} partitions within {tolerance}", crate::number::count(partitions.len() as u64))),
+        None => Gate::new(
+            name,
+            true,
+            format!("{} partitions within {tolerance}", crate::number::count(partitions.len() as u64)),
+        ),
     }
 }
 

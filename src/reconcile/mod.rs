@@ -144,9 +144,12 @@ pub fn schema_differences(base: &SchemaRef, shadow: &SchemaRef) -> Vec<String> {
     for f in base.fields() {
         match shadow.field_with_name(f.name()) {
             Err(_) => out.push(format!("column `{}` is missing from the shadow", f.name())),
-            Ok(s) if s.data_type() != f.data_type() => {
-                out.push(format!("column `{}` is {} in the base and {} in the shadow", f.name(), f.data_type(), s.data_type()))
-            }
+            Ok(s) if s.data_type() != f.data_type() => out.push(format!(
+                "column `{}` is {} in the base and {} in the shadow",
+                f.name(),
+                f.data_type(),
+                s.data_type()
+            )),
             Ok(_) => {}
         }
     }
@@ -207,8 +210,12 @@ where
                     continue;
                 }
                 let (base_rows, shadow_rows) = (rows.count("base_rows", row)?, rows.count("shadow_rows", row)?);
-                let nulls =
-                    spec.validation.not_null.iter().map(|c| rows.count(&format!("{c}_nulls"), row)).collect::<Result<Vec<_>, Error>>()?;
+                let nulls = spec
+                    .validation
+                    .not_null
+                    .iter()
+                    .map(|c| rows.count(&format!("{c}_nulls"), row))
+                    .collect::<Result<Vec<_>, Error>>()?;
                 let d = day(&rows, key, row)?;
                 let p = entry!(d);
                 (p.base_rows, p.shadow_rows, p.metrics, p.nulls) = (base_rows, shadow_rows, metrics, nulls);
@@ -220,7 +227,8 @@ where
             let rows = Rows::new(Step::ReconcileRows, b);
             for row in 0..rows.len() {
                 let get = |c: &str| rows.count(c, row);
-                let (unchanged, changed, added, removed) = (get("unchanged")?, get("changed")?, get("added")?, get("removed")?);
+                let (unchanged, changed, added, removed) =
+                    (get("unchanged")?, get("changed")?, get("added")?, get("removed")?);
                 let d = day(&rows, key, row)?;
                 let p = entry!(d);
                 (p.unchanged, p.changed, p.added, p.removed) = (unchanged, changed, added, removed);
@@ -251,6 +259,8 @@ where
 ///
 /// Errors: a missing column; a NULL or non-date partition value.
 fn day(rows: &Rows<'_>, key: &str, row: usize) -> Result<NaiveDate, Error> {
-    rows.date(key, row)?
-        .ok_or_else(|| Error::Corrupt { path: "reconciliation result".into(), message: format!("a NULL `{key}` in a per-partition row") })
+    rows.date(key, row)?.ok_or_else(|| Error::Corrupt {
+        path: "reconciliation result".into(),
+        message: format!("a NULL `{key}` in a per-partition row"),
+    })
 }

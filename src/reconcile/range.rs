@@ -62,7 +62,12 @@ impl RangeReconciliation {
                         })
                     }
                 };
-                let values = spec.validation.metrics.iter().map(|m| rows.number(&m.name, row)).collect::<Result<Vec<_>, Error>>()?;
+                let values = spec
+                    .validation
+                    .metrics
+                    .iter()
+                    .map(|m| rows.number(&m.name, row))
+                    .collect::<Result<Vec<_>, Error>>()?;
                 sides[side] = Some((rows.count("row_count", row)?, values));
             }
         }
@@ -74,7 +79,15 @@ impl RangeReconciliation {
         };
         let metrics: Vec<MetricPair> = old.into_iter().zip(new).map(|(old, new)| MetricPair { old, new }).collect();
         let gates = gates::range_gates(spec, &metrics, partitions);
-        Ok(Self { fingerprint: fingerprint.to_string(), computed_at: now, partitions, base_rows, shadow_rows, metrics, gates })
+        Ok(Self {
+            fingerprint: fingerprint.to_string(),
+            computed_at: now,
+            partitions,
+            base_rows,
+            shadow_rows,
+            metrics,
+            gates,
+        })
     }
 
     /// Whether this record speaks for the run under `fingerprint` whose last batch

@@ -29,8 +29,12 @@ pub fn expected_columns(spec: &Spec, step: Step) -> Vec<String> {
             .collect(),
         Step::ReconcileRows => [pk, "unchanged".into(), "changed".into(), "added".into(), "removed".into()].into(),
         Step::ReconcileSamples => vec!["row_class".into()],
-        Step::ReconcileRange => ["side".to_string(), "row_count".into()].into_iter().chain(metrics.map(|m| m.name.clone())).collect(),
-        Step::EstimateMetrics => ["side".to_string(), "replicate".into()].into_iter().chain(metrics.map(|m| m.name.clone())).collect(),
+        Step::ReconcileRange => {
+            ["side".to_string(), "row_count".into()].into_iter().chain(metrics.map(|m| m.name.clone())).collect()
+        }
+        Step::EstimateMetrics => {
+            ["side".to_string(), "replicate".into()].into_iter().chain(metrics.map(|m| m.name.clone())).collect()
+        }
         _ => Vec::new(),
     }
 }
@@ -41,7 +45,9 @@ pub fn expected_columns(spec: &Spec, step: Step) -> Vec<String> {
 pub fn check_columns(spec: &Spec, step: Step, columns: &[String]) -> Result<(), Error> {
     match expected_columns(spec, step).into_iter().find(|c| !columns.contains(c)) {
         None => Ok(()),
-        Some(column) => Err(Error::MissingColumn { statement: step.name().to_string(), column, present: columns.join(", ") }),
+        Some(column) => {
+            Err(Error::MissingColumn { statement: step.name().to_string(), column, present: columns.join(", ") })
+        }
     }
 }
 
@@ -99,7 +105,9 @@ impl<'a> Rows<'a> {
         let col = self.column(name)?;
         Number::from_array(col.as_ref(), row).map_err(|why| {
             Error::Usage(format!(
-                "column `{name}` of {}: {why}\n  fix: a metric in validation.metrics must be a numeric aggregate such as sum(x), avg(x), median(x) or count(DISTINCT x)",
+                "column `{name}` of {}: {why}\n  \
+                 fix: a metric in validation.metrics must be a numeric aggregate \
+                 such as sum(x), avg(x), median(x) or count(DISTINCT x)",
                 self.step
             ))
         })
@@ -127,10 +135,19 @@ impl<'a> Rows<'a> {
             return Ok(None);
         }
         let text = cast(col, &DataType::Utf8).map_err(|_| self.not(name, "text", col.data_type()))?;
-        Ok(Some(text.as_any().downcast_ref::<datafusion::arrow::array::StringArray>().expect("cast to Utf8").value(row).to_string()))
+        Ok(Some(
+            text.as_any()
+                .downcast_ref::<datafusion::arrow::array::StringArray>()
+                .expect("cast to Utf8")
+                .value(row)
+                .to_string(),
+        ))
     }
 
     fn not(&self, name: &str, what: &str, t: &DataType) -> Error {
-        Error::Corrupt { path: format!("the result of {}", self.step), message: format!("column `{name}` is {t}, not {what}") }
+        Error::Corrupt {
+            path: format!("the result of {}", self.step),
+            message: format!("column `{name}` is {t}, not {what}"),
+        }
     }
 }

@@ -24,8 +24,11 @@ impl Table {
             if table.columns.is_empty() {
                 table.columns = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
             }
-            let formatters =
-                batch.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options)).collect::<Result<Vec<_>, _>>()?;
+            let formatters = batch
+                .columns()
+                .iter()
+                .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+                .collect::<Result<Vec<_>, _>>()?;
             for row in 0..batch.num_rows() {
                 table.rows.push(formatters.iter().map(|f| f.value(row).to_string()).collect());
             }

@@ -67,9 +67,15 @@ impl ReconcileStatements {
 
     /// Every statement, in execution order.
     pub fn iter(&self) -> impl Iterator<Item = &Statement> {
-        [Some(&self.partitions), self.unique_keys.as_ref(), Some(&self.rows), Some(&self.top_changes), Some(&self.samples)]
-            .into_iter()
-            .flatten()
+        [
+            Some(&self.partitions),
+            self.unique_keys.as_ref(),
+            Some(&self.rows),
+            Some(&self.top_changes),
+            Some(&self.samples),
+        ]
+        .into_iter()
+        .flatten()
     }
 }
 
@@ -102,7 +108,11 @@ impl RenderedPlan {
     /// Every statement in execution order (their `index` order).
     pub fn statements(&self) -> impl Iterator<Item = &Statement> {
         let batches = self.batches.iter().flat_map(|b| std::iter::once(&b.write).chain(b.reconcile.iter()));
-        [&self.prepare_view, &self.create_shadow].into_iter().chain(batches).chain([&self.reconcile_range, &self.view_swap, &self.rollback])
+        [&self.prepare_view, &self.create_shadow].into_iter().chain(batches).chain([
+            &self.reconcile_range,
+            &self.view_swap,
+            &self.rollback,
+        ])
     }
 
     /// The statements of batch `number`.
@@ -145,7 +155,10 @@ pub fn render(plan: &Plan, templates: &Templates) -> Result<RenderedPlan, Render
                     let mut out = Vec::with_capacity(batches.len());
                     for batch in batches {
                         let ctx = r.batch_context(batch)?;
-                        let sqls = steps.iter().map(|step| r.render_with(*step, Some(batch), ctx.clone())).collect::<Result<_, _>>()?;
+                        let sqls = steps
+                            .iter()
+                            .map(|step| r.render_with(*step, Some(batch), ctx.clone()))
+                            .collect::<Result<_, _>>()?;
                         out.push(sqls);
                     }
                     Ok(out)
@@ -166,7 +179,8 @@ pub fn render(plan: &Plan, templates: &Templates) -> Result<RenderedPlan, Render
     for part in rendered {
         for sqls in part? {
             let number = numbers.next().unwrap_or_default();
-            let mut all: Vec<Statement> = steps.iter().zip(sqls).map(|(step, sql)| statement(*step, Some(number), sql)).collect();
+            let mut all: Vec<Statement> =
+                steps.iter().zip(sqls).map(|(step, sql)| statement(*step, Some(number), sql)).collect();
             let write = all.remove(0);
             batches.push(BatchStatements { number, write, reconcile: ReconcileStatements::from_statements(all) });
         }
@@ -202,7 +216,8 @@ pub fn scope_text(plan: &Plan) -> String {
 /// The `execution` fields the fingerprint leaves out: throttles, which change how fast
 /// and how carefully a run goes but never what it writes or checks. A run can be slowed
 /// down, given a longer `query_timeout` or a larger byte budget, and resumed.
-pub const THROTTLES: [&str; 5] = ["max_concurrency", "pause_between_batches", "query_timeout", "max_bytes_scanned", "live_pipeline_marker"];
+pub const THROTTLES: [&str; 5] =
+    ["max_concurrency", "pause_between_batches", "query_timeout", "max_bytes_scanned", "live_pipeline_marker"];
 
 /// sha256 over the tool version, the dialect, the normalized spec (JSON, defaults
 /// filled, no paths, no [`THROTTLES`]) and every statement with its step and batch. Hex,

@@ -64,14 +64,20 @@ impl<'p> StatementRenderer<'p> {
         let env = templates.environment().map_err(|(template, message)| RenderError::Template { template, message })?;
         let transform = TransformTemplate::compile(&plan.spec)?;
         let spec = &plan.spec;
-        let data_columns: Vec<String> = plan.columns.iter().filter(|c| !c.is_partition).map(|c| c.name.clone()).collect();
+        let data_columns: Vec<String> =
+            plan.columns.iter().filter(|c| !c.is_partition).map(|c| c.name.clone()).collect();
         let identity = if spec.target.keys.is_empty() { data_columns.clone() } else { spec.target.keys.clone() };
         let shared = Shared {
             base: spec.target.table.to_string(),
             shadow: shadow.to_string(),
             view: spec.target.view.to_string(),
             partition_key: &spec.target.partition_key,
-            compare: plan.columns.iter().filter(|c| !c.is_partition && !identity.contains(&c.name)).map(|c| compare_ctx(spec, c)).collect(),
+            compare: plan
+                .columns
+                .iter()
+                .filter(|c| !c.is_partition && !identity.contains(&c.name))
+                .map(|c| compare_ctx(spec, c))
+                .collect(),
             identity,
             columns: plan
                 .columns
@@ -107,8 +113,13 @@ impl<'p> StatementRenderer<'p> {
         let spec = &self.plan.spec;
         let sql = self.transform.render(spec, &batch.partitions)?;
         transform::parse_query(spec, &sql)?;
-        let indented: Vec<String> = sql.lines().map(|l| if l.is_empty() { String::new() } else { format!("    {l}") }).collect();
-        Ok(context! { batch => batch_ctx(spec, batch), transform => Value::from_safe_string(indented.join("\n")), ..self.shared.clone() })
+        let indented: Vec<String> =
+            sql.lines().map(|l| if l.is_empty() { String::new() } else { format!("    {l}") }).collect();
+        Ok(context! {
+            batch => batch_ctx(spec, batch),
+            transform => Value::from_safe_string(indented.join("\n")),
+            ..self.shared.clone()
+        })
     }
 
     /// Render `step` (for `batch`, when it is a per-batch step) and parse it back.
@@ -125,8 +136,12 @@ impl<'p> StatementRenderer<'p> {
     pub(super) fn render_with(&self, step: Step, batch: Option<&Batch>, ctx: Value) -> Result<String, RenderError> {
         let name = step.template();
         let file = || format!("templates/{DIALECT}/{name}.sql.j2");
-        let tmpl = self.env.get_template(name).map_err(|e| RenderError::Template { template: file(), message: e.to_string() })?;
-        let sql = tmpl.render(ctx).map_err(|e| RenderError::Template { template: file(), message: format!("{e:#}") })?;
+        let tmpl = self
+            .env
+            .get_template(name)
+            .map_err(|e| RenderError::Template { template: file(), message: e.to_string() })?;
+        let sql =
+            tmpl.render(ctx).map_err(|e| RenderError::Template { template: file(), message: format!("{e:#}") })?;
         let sql = sql.trim().to_string();
         check_parses(&sql).map_err(|message| RenderError::Parse {
             template: file(),
@@ -157,13 +172,19 @@ pub fn order_column(plan: &Plan) -> Option<String> {
     let numeric = |t: &datafusion::arrow::datatypes::DataType| {
         t.is_signed_integer()
             || t.is_floating()
-            || matches!(t, datafusion::arrow::datatypes::DataType::Decimal128(..) | datafusion::arrow::datatypes::DataType::Decimal256(..))
+            || matches!(
+                t,
+                datafusion::arrow::datatypes::DataType::Decimal128(..)
+                    | datafusion::arrow::datatypes::DataType::Decimal256(..)
+            )
     };
     plan.spec.validation.metrics.iter().find_map(|metric| {
         metric.sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).find_map(|w| {
             plan.columns
                 .iter()
-                .find(|c| c.name == w && !c.is_partition && !plan.spec.target.keys.contains(&c.name) && numeric(&c.data_type))
+                .find(|c| {
+                    c.name == w && !c.is_partition && !plan.spec.target.keys.contains(&c.name) && numeric(&c.data_type)
+                })
                 .map(|c| c.name.clone())
         })
     })
@@ -226,7 +247,12 @@ impl StatementRenderer<'_> {
 /// templates, never the transform.
 ///
 /// Errors: the template does not render, or its statement does not parse.
-pub fn rollback_statement(plan: &Plan, templates: &Templates, previous_body: &str, index: usize) -> Result<super::Statement, RenderError> {
+pub fn rollback_statement(
+    plan: &Plan,
+    templates: &Templates,
+    previous_body: &str,
+    index: usize,
+) -> Result<super::Statement, RenderError> {
     let file = || format!("templates/{DIALECT}/{}.sql.j2", Step::Rollback.template());
     let env = templates.environment().map_err(|(template, message)| RenderError::Template { template, message })?;
     let ctx = context! {

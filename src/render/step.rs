@@ -69,7 +69,8 @@ impl Step {
     pub fn describe(self) -> &'static str {
         match self {
             Step::PrepareView => {
-                "define the consumer view as it is: its catalog body, or the base table when it has none (then its own catalog commit)"
+                "define the consumer view as it is: its catalog body, or the base table when it has none \
+                 (then its own catalog commit)"
             }
             Step::CreateShadow => "declare the shadow table",
             Step::EvaluateBatch => "evaluate the batch's corrected rows in memory (dry run)",
@@ -79,7 +80,10 @@ impl Step {
             Step::ReconcileRows => "reconcile, row-level: unchanged / changed / added / removed",
             Step::ReconcileTopChanges => "reconcile, row-level: largest changes",
             Step::ReconcileSamples => "reconcile, row-level: sample of unchanged, added and removed rows",
-            Step::ReconcileRange => "reconcile, aggregate, once every batch is done: each metric over the whole range, base vs shadow",
+            Step::ReconcileRange => {
+                "reconcile, aggregate, once every batch is done: \
+                 each metric over the whole range, base vs shadow"
+            }
             Step::EstimateMetrics => "dry run: each metric over a sample of partitions and its bootstrap resamples",
             Step::ViewSwap => "publish: swap the consumer view (one atomic catalog commit)",
             Step::Rollback => "restore the consumer view's previous body",

@@ -49,7 +49,8 @@ impl Templates {
         if let Some(dir) = &self.override_dir {
             let path = dir.join(format!("{name}.sql.j2"));
             if path.exists() {
-                let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let text =
+                    std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
                 return Ok((path.display().to_string(), text));
             }
         }

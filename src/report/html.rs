@@ -39,25 +39,37 @@ fn values_chart(r: &Report, i: usize) -> String {
             Some(((p.partition - r.scope.start).num_days(), y(&m.old), y(&m.new)))
         })
         .collect();
-    let (lo, hi) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, o, n)| (lo.min(*o).min(*n), hi.max(*o).max(*n)));
+    let (lo, hi) = points
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, o, n)| (lo.min(*o).min(*n), hi.max(*o).max(*n)));
     let name = &r.metric_definitions[i].name;
     chart(r, &format!("{name} per partition: base (old) vs shadow (new)"), lo, hi, |area| {
-        area.draw_series(LineSeries::new(points.iter().map(|(x, o, _)| (*x, *o)), RGBColor(150, 160, 175).stroke_width(2)))?
-            .label("old (base)")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RGBColor(150, 160, 175).stroke_width(2)));
-        area.draw_series(LineSeries::new(points.iter().map(|(x, _, n)| (*x, *n)), RGBColor(37, 99, 235).stroke_width(2)))?
-            .label("new (shadow)")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RGBColor(37, 99, 235).stroke_width(2)));
+        area.draw_series(LineSeries::new(
+            points.iter().map(|(x, o, _)| (*x, *o)),
+            RGBColor(150, 160, 175).stroke_width(2),
+        ))?
+        .label("old (base)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RGBColor(150, 160, 175).stroke_width(2)));
+        area.draw_series(LineSeries::new(
+            points.iter().map(|(x, _, n)| (*x, *n)),
+            RGBColor(37, 99, 235).stroke_width(2),
+        ))?
+        .label("new (shadow)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RGBColor(37, 99, 235).stroke_width(2)));
         Ok(())
     })
 }
 
 /// Metric `i`'s delta in percent per partition, with the expected range shaded.
 fn delta_chart(r: &Report, i: usize) -> String {
-    let points: Vec<(i64, f64)> =
-        r.partitions.iter().filter_map(|p| Some(((p.partition - r.scope.start).num_days(), p.metrics.get(i)?.percent()?))).collect();
+    let points: Vec<(i64, f64)> = r
+        .partitions
+        .iter()
+        .filter_map(|p| Some(((p.partition - r.scope.start).num_days(), p.metrics.get(i)?.percent()?)))
+        .collect();
     let expected = r.metric_definitions[i].expected_delta;
-    let (mut lo, mut hi) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, d)| (lo.min(*d), hi.max(*d)));
+    let (mut lo, mut hi) =
+        points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, d)| (lo.min(*d), hi.max(*d)));
     if let Some(e) = expected {
         (lo, hi) = (lo.min(e.low), hi.max(e.high));
     }
@@ -69,9 +81,12 @@ fn delta_chart(r: &Report, i: usize) -> String {
     let span = (r.scope.end - r.scope.start).num_days();
     chart(r, &title, lo, hi, |area| {
         if let Some(e) = expected {
-            area.draw_series(std::iter::once(Rectangle::new([(0, e.low), (span, e.high)], RGBColor(22, 163, 74).mix(0.15).filled())))?
-                .label("expected range")
-                .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], RGBColor(22, 163, 74).mix(0.3).filled()));
+            area.draw_series(std::iter::once(Rectangle::new(
+                [(0, e.low), (span, e.high)],
+                RGBColor(22, 163, 74).mix(0.15).filled(),
+            )))?
+            .label("expected range")
+            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], RGBColor(22, 163, 74).mix(0.3).filled()));
         }
         area.draw_series(points.iter().map(|(x, d)| Circle::new((*x, *d), 2, RGBColor(37, 99, 235).filled())))?
             .label("delta % of a partition")
@@ -80,8 +95,11 @@ fn delta_chart(r: &Report, i: usize) -> String {
     })
 }
 
-type Area<'a> =
-    ChartContext<'a, SVGBackend<'a>, Cartesian2d<plotters::coord::types::RangedCoordi64, plotters::coord::types::RangedCoordf64>>;
+type Area<'a> = ChartContext<
+    'a,
+    SVGBackend<'a>,
+    Cartesian2d<plotters::coord::types::RangedCoordi64, plotters::coord::types::RangedCoordf64>,
+>;
 
 /// A chart over the range's days (x) and `lo..hi` (y), drawn by `draw`, as SVG text.
 fn chart(

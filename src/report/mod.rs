@@ -140,7 +140,12 @@ pub struct BatchMetrics {
 
 /// Build the report of `plan` from its checkpoints (those under `fingerprint` count) and
 /// its whole-range record, if one was computed under `fingerprint` after them.
-pub fn build(plan: &Plan, fingerprint: &str, checkpoints: &[Checkpoint], range: Option<&RangeReconciliation>) -> Report {
+pub fn build(
+    plan: &Plan,
+    fingerprint: &str,
+    checkpoints: &[Checkpoint],
+    range: Option<&RangeReconciliation>,
+) -> Report {
     let spec = &plan.spec;
     let current: Vec<&Checkpoint> = checkpoints.iter().filter(|c| c.fingerprint == fingerprint).collect();
     let done: Vec<&Checkpoint> = current.iter().copied().filter(|c| c.state == BatchState::Done).collect();
@@ -168,12 +173,17 @@ pub fn build(plan: &Plan, fingerprint: &str, checkpoints: &[Checkpoint], range: 
     for g in gate_list.iter_mut().filter(|g| g.passed()) {
         match g.name.as_str() {
             "row_count_tolerance" => {
-                g.detail =
-                    format!("{} partitions within {}", crate::number::count(partitions.len() as u64), spec.validation.row_count_tolerance)
+                g.detail = format!(
+                    "{} partitions within {}",
+                    crate::number::count(partitions.len() as u64),
+                    spec.validation.row_count_tolerance
+                )
             }
             name if name.starts_with("batch_expected_delta:") => {
                 let metric = &name["batch_expected_delta:".len()..];
-                if let Some(e) = spec.validation.metrics.iter().find(|m| m.name == metric).and_then(|m| m.batch_expected_delta) {
+                if let Some(e) =
+                    spec.validation.metrics.iter().find(|m| m.name == metric).and_then(|m| m.batch_expected_delta)
+                {
                     g.detail = format!("each of {} batches: {metric} inside {e}", reconciled.len());
                 }
             }
@@ -187,8 +197,14 @@ pub fn build(plan: &Plan, fingerprint: &str, checkpoints: &[Checkpoint], range: 
     let metrics = range.map_or_else(Vec::new, |r| MetricTotal::over_range(spec, r));
     let metrics_pending = match (range, complete) {
         (Some(_), _) => None,
-        (None, false) => Some(format!("computed when the last batch is done ({} of {} batches done)", done.len(), plan.batches.len())),
-        (None, true) => Some("every batch is done but the whole range was not computed: rerun `backfill run SPEC --execute`".into()),
+        (None, false) => Some(format!(
+            "computed when the last batch is done ({} of {} batches done)",
+            done.len(),
+            plan.batches.len()
+        )),
+        (None, true) => {
+            Some("every batch is done but the whole range was not computed: rerun `backfill run SPEC --execute`".into())
+        }
     };
     let batch_metrics = reconciled
         .iter()
@@ -207,7 +223,9 @@ pub fn build(plan: &Plan, fingerprint: &str, checkpoints: &[Checkpoint], range: 
         crate::render::order_column(plan).as_deref(),
         limit,
     );
-    let sample = |pick: fn(&Reconciliation) -> &Table| first_rows(reconciled.iter().map(|c| pick(&c.outcome.reconciliation)), limit);
+    let sample = |pick: fn(&Reconciliation) -> &Table| {
+        first_rows(reconciled.iter().map(|c| pick(&c.outcome.reconciliation)), limit)
+    };
     let unchanged_sample = sample(|r| &r.unchanged_sample);
     let added_sample = sample(|r| &r.added_sample);
     let removed_sample = sample(|r| &r.removed_sample);
@@ -247,7 +265,10 @@ pub fn build(plan: &Plan, fingerprint: &str, checkpoints: &[Checkpoint], range: 
         unchanged_sample,
         added_sample,
         removed_sample,
-        skipped: Skipped { excluded: spec.source_range.exclude.iter().copied().collect(), without_source: plan.without_source.clone() },
+        skipped: Skipped {
+            excluded: spec.source_range.exclude.iter().copied().collect(),
+            without_source: plan.without_source.clone(),
+        },
         downstream: plan.downstream.iter().map(|d| d.to_string()).collect(),
         partitions,
     }

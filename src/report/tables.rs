@@ -8,7 +8,11 @@ use crate::reconcile::Table;
 
 /// The `limit` largest changes of several batches' top-change tables, by
 /// |shadow_<order> − base_<order>|, largest first.
-pub(super) fn merge_top_changes<'a>(tables: impl Iterator<Item = &'a Table>, order: Option<&str>, limit: usize) -> Table {
+pub(super) fn merge_top_changes<'a>(
+    tables: impl Iterator<Item = &'a Table>,
+    order: Option<&str>,
+    limit: usize,
+) -> Table {
     let mut out = Table::default();
     for t in tables {
         if out.columns.is_empty() {
@@ -21,7 +25,10 @@ pub(super) fn merge_top_changes<'a>(tables: impl Iterator<Item = &'a Table>, ord
         let pos = |name: &str| out.columns.iter().position(|c| c == name);
         if let (Some(b), Some(s)) = (pos(&b), pos(&s)) {
             // Exact: cells are decimal text; a cell that is not a number (NULL) sorts first.
-            let size = |row: &Vec<String>| match (bigdecimal::BigDecimal::from_str(&row[b]), bigdecimal::BigDecimal::from_str(&row[s])) {
+            let size = |row: &Vec<String>| match (
+                bigdecimal::BigDecimal::from_str(&row[b]),
+                bigdecimal::BigDecimal::from_str(&row[s]),
+            ) {
                 (Ok(x), Ok(y)) => Some((y - x).abs()),
                 _ => None,
             };

@@ -43,7 +43,12 @@ fn report() -> Report {
         batches_failed: vec![(2, "a | b\nc".into())],
         complete: false,
         gates: vec![Gate { name: "unique_keys".into(), verdict: Verdict::Fail, detail: "2 key(s) <dup>".into() }],
-        metric_definitions: vec![Metric { name, sql: "sum(x)".into(), expected_delta: expected, batch_expected_delta: None }],
+        metric_definitions: vec![Metric {
+            name,
+            sql: "sum(x)".into(),
+            expected_delta: expected,
+            batch_expected_delta: None,
+        }],
         metrics: Vec::new(),
         metrics_pending: Some("computed when the last batch is done (1 of 2 batches done)".into()),
         batch_metrics: Vec::new(),

@@ -47,11 +47,16 @@ impl Default for SampleOptions {
 
 /// The catalog version the fixture starts with: views downstream of the base table
 /// (one directly, one through another view) and one unrelated view.
-pub const FIXTURE_CATALOG: &str = r#"{
+///
+/// (`concat!` only to keep the source within 120 columns: the first view's SQL is one
+/// line of JSON.)
+pub const FIXTURE_CATALOG: &str = concat!(
+    r#"{
   "version": 1,
   "views": {
     "reporting.revenue_by_month": {
-      "sql": "SELECT date_trunc('month', revenue_date) AS month, sum(net_revenue) AS net_revenue FROM finance.daily_revenue GROUP BY 1"
+      "sql": "SELECT date_trunc('month', revenue_date) AS month, sum(net_revenue) AS net_revenue "#,
+    r#"FROM finance.daily_revenue GROUP BY 1"
     },
     "reporting.revenue_ytd": {
       "sql": "SELECT sum(net_revenue) AS net_revenue FROM reporting.revenue_by_month WHERE month >= DATE '2026-01-01'"
@@ -63,7 +68,8 @@ pub const FIXTURE_CATALOG: &str = r#"{
   "tags": {},
   "releases": []
 }
-"#;
+"#
+);
 
 /// splitmix64: a fixed, well-known mixing function, so the data never depends on a
 /// crate's RNG algorithm changing.
@@ -113,17 +119,21 @@ pub fn write_sample(root: &Path, opts: &SampleOptions) -> std::io::Result<()> {
         let ids: Vec<i64> = (1..=i64::from(opts.merchants)).collect();
         let day_seed = opts.seed ^ (day.to_string().bytes().fold(0u64, |h, b| mix(h ^ u64::from(b))));
         // Gross revenue in cents: 500.00 ..= 5,000.00.
-        let gross: Vec<i128> = ids.iter().map(|m| 50_000 + i128::from((mix(day_seed ^ *m as u64) % 450_001) as u32)).collect();
+        let gross: Vec<i128> =
+            ids.iter().map(|m| 50_000 + i128::from((mix(day_seed ^ *m as u64) % 450_001) as u32)).collect();
         // Tax actually charged, rounded half up to the cent.
-        let tax: Vec<i128> = ids.iter().zip(&gross).map(|(m, g)| (g * i128::from(tax_rate_bp(*m)) + 5_000) / 10_000).collect();
+        let tax: Vec<i128> =
+            ids.iter().zip(&gross).map(|(m, g)| (g * i128::from(tax_rate_bp(*m)) + 5_000) / 10_000).collect();
         // The bug: a flat 7 % instead of the charged tax.
         let net_bug: Vec<i128> = gross.iter().map(|g| g - (g * 700 + 5_000) / 10_000).collect();
-        let dec = |v: &[i128]| -> ArrayRef { Arc::new(Decimal128Array::from(v.to_vec()).with_precision_and_scale(18, 2).expect("fits")) };
+        let dec = |v: &[i128]| -> ArrayRef {
+            Arc::new(Decimal128Array::from(v.to_vec()).with_precision_and_scale(18, 2).expect("fits"))
+        };
         let id_array: ArrayRef = Arc::new(Int64Array::from(ids.clone()));
-        let events =
-            RecordBatch::try_new(events_schema.clone(), vec![id_array.clone(), dec(&gross), dec(&tax)]).map_err(std::io::Error::other)?;
-        let revenue =
-            RecordBatch::try_new(revenue_schema.clone(), vec![id_array, dec(&gross), dec(&net_bug)]).map_err(std::io::Error::other)?;
+        let events = RecordBatch::try_new(events_schema.clone(), vec![id_array.clone(), dec(&gross), dec(&tax)])
+            .map_err(std::io::Error::other)?;
+        let revenue = RecordBatch::try_new(revenue_schema.clone(), vec![id_array, dec(&gross), dec(&net_bug)])
+            .map_err(std::io::Error::other)?;
         write_parquet(&root.join(format!("staging/revenue_events/revenue_date={day}/part-0.parquet")), &events)?;
         write_parquet(&root.join(format!("finance/daily_revenue/revenue_date={day}/part-0.parquet")), &revenue)?;
     }

@@ -12,7 +12,8 @@ static BACKFILL_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9][a-
 static TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$").unwrap());
 
 /// The fix shown with every identifier error.
-pub const IDENT_RULE: &str = "use lowercase letters, digits and underscores, starting with a letter or underscore (at most 63 characters)";
+pub const IDENT_RULE: &str =
+    "use lowercase letters, digits and underscores, starting with a letter or underscore (at most 63 characters)";
 
 /// Check a plain column name (`merchant_id`): `[a-z_][a-z0-9_]{0,62}`. No quotes, dots,
 /// separators, path segments or SQL.

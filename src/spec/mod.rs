@@ -253,7 +253,13 @@ impl Spec {
     /// An error about `field` of this spec, placed at that field's line and column.
     pub fn error_at(&self, field: &str, problem: impl Into<String>, fix: impl Into<String>) -> SpecError {
         let position = self.source.index.find(field).map(|l| (l.line, l.column));
-        SpecError { file: self.source.file.clone(), position, field: field.to_string(), problem: problem.into(), fix: fix.into() }
+        SpecError {
+            file: self.source.file.clone(),
+            position,
+            field: field.to_string(),
+            problem: problem.into(),
+            fix: fix.into(),
+        }
     }
 
     /// Line and column in the spec file of the first character of an inline transform

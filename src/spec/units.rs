@@ -12,7 +12,10 @@ use serde::Serialize;
 ///
 /// Errors: the text `bytesize` gives when the size does not parse.
 pub fn parse_size(text: &str) -> Result<u64, String> {
-    text.trim().parse::<bytesize::ByteSize>().map(|size| size.as_u64()).map_err(|e| format!("`{text}` is not a size ({e})"))
+    text.trim()
+        .parse::<bytesize::ByteSize>()
+        .map(|size| size.as_u64())
+        .map_err(|e| format!("`{text}` is not a size ({e})"))
 }
 
 /// A duration such as `0s`, `2s`, `10m` or `1h 30m`, parsed by `humantime`.
@@ -73,9 +76,9 @@ impl DeltaRange {
     ///
     /// Errors: any other shape, or a low bound above the high bound.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let caps = DELTA
-            .captures(text)
-            .ok_or_else(|| format!("`{text}` is not a delta range; write \"-1.5% to -0.8%\", \"0%\" or \"+2% to +5%\""))?;
+        let caps = DELTA.captures(text).ok_or_else(|| {
+            format!("`{text}` is not a delta range; write \"-1.5% to -0.8%\", \"0%\" or \"+2% to +5%\"")
+        })?;
         let low: f64 = caps[1].parse().map_err(|_| format!("`{}` is not a number", &caps[1]))?;
         let high: f64 = match caps.get(2) {
             Some(m) => m.as_str().parse().map_err(|_| format!("`{}` is not a number", m.as_str()))?,

@@ -53,8 +53,9 @@ impl Ctx {
     }
 
     fn date(&self, field: &str, text: &str) -> Result<NaiveDate, SpecError> {
-        NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-            .map_err(|e| self.err(field, format!("`{text}` is not a date ({e})"), "write a real calendar date as YYYY-MM-DD"))
+        NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|e| {
+            self.err(field, format!("`{text}` is not a date ({e})"), "write a real calendar date as YYYY-MM-DD")
+        })
     }
 
     fn nonempty(&self, field: &str, text: &str) -> Result<String, SpecError> {
@@ -69,7 +70,11 @@ impl Ctx {
 
     fn check(&self, raw: RawSpec) -> Result<Spec, SpecError> {
         check_backfill_id(&raw.backfill_id).map_err(|p| {
-            self.err("backfill_id", p, "use lowercase letters, digits, `-` and `_`, starting with a letter or digit, at most 63 characters")
+            self.err(
+                "backfill_id",
+                p,
+                "use lowercase letters, digits, `-` and `_`, starting with a letter or digit, at most 63 characters",
+            )
         })?;
         let owner = self.nonempty("owner", &raw.owner)?;
         let reason = Reason {
@@ -79,7 +84,11 @@ impl Ctx {
                 "recompute" => ReasonKind::Recompute,
                 "reinterpretation" => ReasonKind::Reinterpretation,
                 other => {
-                    return Err(self.err("reason.kind", format!("`{other}` is not a kind"), "write `recompute` or `reinterpretation`"))
+                    return Err(self.err(
+                        "reason.kind",
+                        format!("`{other}` is not a kind"),
+                        "write `recompute` or `reinterpretation`",
+                    ))
                 }
             },
         };
@@ -88,8 +97,12 @@ impl Ctx {
         let execution = self.execution(&raw)?;
         let source_range = self.range(&raw, execution.max_partitions)?;
         let transform = self.transform(&raw)?;
-        let downstream =
-            raw.downstream.iter().enumerate().map(|(i, d)| self.nonempty(&format!("downstream[{i}]"), d)).collect::<Result<Vec<_>, _>>()?;
+        let downstream = raw
+            .downstream
+            .iter()
+            .enumerate()
+            .map(|(i, d)| self.nonempty(&format!("downstream[{i}]"), d))
+            .collect::<Result<Vec<_>, _>>()?;
         let validation = self.validation(&raw, &target)?;
         let rollback = self.rollback(&raw, &target, &id_ident)?;
         let warehouse = raw.warehouse.as_deref().map(|w| self.resolve_warehouse(w));
@@ -158,7 +171,11 @@ impl Ctx {
             }
         }
         if view == shadow {
-            return Err(self.err("target.shadow", "the shadow and the consumer view have the same name", "give them different names"));
+            return Err(self.err(
+                "target.shadow",
+                "the shadow and the consumer view have the same name",
+                "give them different names",
+            ));
         }
         Ok(Target { table, partition_key, keys, view, shadow })
     }
@@ -228,12 +245,16 @@ impl Ctx {
                 })?;
                 Ok(Transform { sql, origin: TransformOrigin::File(path) })
             }
-            (Some(_), Some(_)) => {
-                Err(self.err("transform", "has both `sql` and `file`", "keep exactly one of transform.sql and transform.file"))
-            }
-            (None, None) => {
-                Err(self.err("transform", "has neither `sql` nor `file`", "add transform.sql (inline SQL) or transform.file (a path)"))
-            }
+            (Some(_), Some(_)) => Err(self.err(
+                "transform",
+                "has both `sql` and `file`",
+                "keep exactly one of transform.sql and transform.file",
+            )),
+            (None, None) => Err(self.err(
+                "transform",
+                "has neither `sql` nor `file`",
+                "add transform.sql (inline SQL) or transform.file (a path)",
+            )),
         }
     }
 
@@ -245,23 +266,24 @@ impl Ctx {
             None => Ok(default),
         };
         let duration = |field: &str, v: &Option<String>, default: std::time::Duration| match v {
-            Some(text) => {
-                parse_duration(text).map_err(|p| self.err(field, p, "write a duration such as \"0s\", \"2s\", \"10m\" or \"1h\""))
-            }
+            Some(text) => parse_duration(text)
+                .map_err(|p| self.err(field, p, "write a duration such as \"0s\", \"2s\", \"10m\" or \"1h\"")),
             None => Ok(default),
         };
         let max_bytes_scanned = match &e.max_bytes_scanned {
             None => None,
             Some(NumberOrText::Number(n)) => Some(*n),
-            Some(NumberOrText::Text(t)) => {
-                Some(parse_size(t).map_err(|p| self.err("execution.max_bytes_scanned", p, "write a size such as \"500MB\" or \"10GiB\""))?)
-            }
+            Some(NumberOrText::Text(t)) => Some(parse_size(t).map_err(|p| {
+                self.err("execution.max_bytes_scanned", p, "write a size such as \"500MB\" or \"10GiB\"")
+            })?),
         };
         let live_pipeline_marker = match &e.live_pipeline_marker {
             None => None,
             Some(m) => {
-                let bad =
-                    m.is_empty() || m.starts_with('/') || m.contains("://") || m.split('/').any(|s| s == ".." || s == "." || s.is_empty());
+                let bad = m.is_empty()
+                    || m.starts_with('/')
+                    || m.contains("://")
+                    || m.split('/').any(|s| s == ".." || s == "." || s.is_empty());
                 if bad {
                     return Err(self.err(
                         "execution.live_pipeline_marker",
@@ -277,7 +299,11 @@ impl Ctx {
             max_concurrency: positive("execution.max_concurrency", e.max_concurrency, 1)?,
             max_partitions: positive("execution.max_partitions", e.max_partitions, DEFAULT_MAX_PARTITIONS)?,
             max_bytes_scanned,
-            pause_between_batches: duration("execution.pause_between_batches", &e.pause_between_batches, std::time::Duration::ZERO)?,
+            pause_between_batches: duration(
+                "execution.pause_between_batches",
+                &e.pause_between_batches,
+                std::time::Duration::ZERO,
+            )?,
             query_timeout: duration("execution.query_timeout", &e.query_timeout, std::time::Duration::from_secs(600))?,
             live_pipeline_marker,
         })
@@ -288,8 +314,13 @@ impl Ctx {
         let row_count_tolerance = match &v.row_count_tolerance {
             None => Tolerance::Rows(0),
             Some(NumberOrText::Number(n)) => Tolerance::Rows(*n),
-            Some(NumberOrText::Text(t)) => Tolerance::parse_percent(t)
-                .map_err(|p| self.err("validation.row_count_tolerance", p, "write a row count such as 0 or a percent such as \"0.5%\""))?,
+            Some(NumberOrText::Text(t)) => Tolerance::parse_percent(t).map_err(|p| {
+                self.err(
+                    "validation.row_count_tolerance",
+                    p,
+                    "write a row count such as 0 or a percent such as \"0.5%\"",
+                )
+            })?,
         };
         let not_null = v
             .not_null
@@ -308,12 +339,13 @@ impl Ctx {
                     "give each metric its own name",
                 ));
             }
-            check_metric_sql(&m.sql)
-                .map_err(|p| self.err(&format!("{field}.sql"), p, "write one aggregate expression such as sum(net_revenue)"))?;
+            check_metric_sql(&m.sql).map_err(|p| {
+                self.err(&format!("{field}.sql"), p, "write one aggregate expression such as sum(net_revenue)")
+            })?;
             let range = |what: &str, text: &Option<String>| match text {
-                Some(text) => DeltaRange::parse(text)
-                    .map(Some)
-                    .map_err(|p| self.err(&format!("{field}.{what}"), p, "write \"-1.5% to -0.8%\", \"0%\" or \"+2% to +5%\"")),
+                Some(text) => DeltaRange::parse(text).map(Some).map_err(|p| {
+                    self.err(&format!("{field}.{what}"), p, "write \"-1.5% to -0.8%\", \"0%\" or \"+2% to +5%\"")
+                }),
                 None => Ok(None),
             };
             let expected_delta = range("expected_delta", &m.expected_delta)?;
@@ -329,8 +361,17 @@ impl Ctx {
                 RawAmount::Text(t) => t.trim().to_string(),
             };
             match bigdecimal::BigDecimal::from_str(&text) {
-                Ok(d) if !bigdecimal::Signed::is_negative(&d) => value_tolerance.insert(column, d.normalized().to_plain_string()),
-                _ => return Err(self.err(&field, format!("`{text}` is not a non-negative number"), "write an amount in the column's units for a decimal or integer column (e.g. 0.01), or a relative tolerance for a float column (e.g. 1e-6)")),
+                Ok(d) if !bigdecimal::Signed::is_negative(&d) => {
+                    value_tolerance.insert(column, d.normalized().to_plain_string())
+                }
+                _ => {
+                    return Err(self.err(
+                        &field,
+                        format!("`{text}` is not a non-negative number"),
+                        "write an amount in the column's units for a decimal or integer column (e.g. 0.01), \
+                         or a relative tolerance for a float column (e.g. 1e-6)",
+                    ))
+                }
             };
         }
         let _ = target;
@@ -348,7 +389,9 @@ impl Ctx {
         let r = raw.rollback.as_ref();
         let snapshot = match r.and_then(|r| r.snapshot.as_ref()) {
             Some(s) => {
-                check_tag(s).map_err(|p| self.err("rollback.snapshot", p, "write a tag such as finance.daily_revenue_pre_FIN_2841"))?;
+                check_tag(s).map_err(|p| {
+                    self.err("rollback.snapshot", p, "write a tag such as finance.daily_revenue_pre_FIN_2841")
+                })?;
                 s.clone()
             }
             None => format!("{}_pre_{id_ident}", target.table),
@@ -359,7 +402,8 @@ impl Ctx {
 
 /// A metric must be exactly one SQL expression: no `;`, no second statement.
 fn check_metric_sql(sql: &str) -> Result<(), String> {
-    let mut parser = Parser::new(&GenericDialect {}).try_with_sql(sql).map_err(|e| format!("`{sql}` does not parse: {e}"))?;
+    let mut parser =
+        Parser::new(&GenericDialect {}).try_with_sql(sql).map_err(|e| format!("`{sql}` does not parse: {e}"))?;
     parser.parse_expr().map_err(|e| format!("`{sql}` does not parse as an expression: {e}"))?;
     match parser.peek_token().token {
         datafusion::sql::sqlparser::tokenizer::Token::EOF => Ok(()),

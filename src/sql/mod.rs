@@ -1,7 +1,8 @@
-//! Shared leaf: SQL text helpers for templates and for the stages that build SQL: identifier quoting, literal formatting and Arrow
-//! type names. Every value a template prints goes through [`format_value`], so a plain
-//! `{{ x }}` is always a quoted literal; only values built here as safe SQL (dates,
-//! quoted identifiers, parsed expressions) print as they are.
+//! Shared leaf: SQL text helpers for templates and for the stages that build SQL:
+//! identifier quoting, literal formatting and Arrow type names. Every value a template
+//! prints goes through [`format_value`], so a plain `{{ x }}` is always a quoted literal;
+//! only values built here as safe SQL (dates, quoted identifiers, parsed expressions)
+//! print as they are.
 
 mod view;
 
@@ -102,7 +103,10 @@ pub fn sql_list_filter(values: Vec<Value>) -> Result<Value, Error> {
         } else if v.kind() == ValueKind::Number {
             v.to_string()
         } else {
-            return Err(Error::new(ErrorKind::InvalidOperation, format!("a {} value cannot be listed in SQL", v.kind())));
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("a {} value cannot be listed in SQL", v.kind()),
+            ));
         });
     }
     Ok(Value::from_safe_string(parts.join(", ")))

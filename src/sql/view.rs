@@ -37,8 +37,10 @@ pub fn view_definition(statement: &str) -> Result<ViewDefinition, String> {
         .iter()
         .find(|t| !matches!(t.token, Token::Whitespace(Whitespace::Space | Whitespace::Newline | Whitespace::Tab)))
         .ok_or("nothing follows AS")?;
-    let body = statement[offset(statement, first.span.start).ok_or("the query's position is outside the statement")?..].trim();
-    let reparsed = Parser::new(&dialect).try_with_sql(body).and_then(|mut p| p.parse_query()).map_err(|e| e.to_string())?;
+    let body =
+        statement[offset(statement, first.span.start).ok_or("the query's position is outside the statement")?..].trim();
+    let reparsed =
+        Parser::new(&dialect).try_with_sql(body).and_then(|mut p| p.parse_query()).map_err(|e| e.to_string())?;
     if reparsed != view.query {
         return Err("the text after AS is not the view's query".into());
     }

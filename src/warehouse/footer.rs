@@ -29,7 +29,11 @@ pub struct FileStats {
 /// Errors: [`WarehouseError::Footer`] when the object is not valid Parquet;
 /// [`WarehouseError::Store`] when it cannot be read.
 pub async fn read_footer(wh: &Warehouse, file: &DataFile) -> Result<FileStats, WarehouseError> {
-    let fail = |message: String| WarehouseError::Footer { location: wh.location().to_string(), path: file.path.clone(), message };
+    let fail = |message: String| WarehouseError::Footer {
+        location: wh.location().to_string(),
+        path: file.path.clone(),
+        message,
+    };
     let path = ObjectPath::from(file.path.as_str());
     let mut want = FIRST_READ.min(file.size);
     let mut reader = ParquetMetaDataReader::new();
@@ -37,12 +41,15 @@ pub async fn read_footer(wh: &Warehouse, file: &DataFile) -> Result<FileStats, W
         let tail = wh.store().get_range(&path, file.size - want..file.size).await.map_err(|e| wh.store_error(e))?;
         match reader.try_parse_sized(&tail, file.size) {
             Ok(()) => break,
-            Err(ParquetError::NeedMoreData(needed)) if (needed as u64) > want && (needed as u64) <= file.size => want = needed as u64,
+            Err(ParquetError::NeedMoreData(needed)) if (needed as u64) > want && (needed as u64) <= file.size => {
+                want = needed as u64
+            }
             Err(e) => return Err(fail(e.to_string())),
         }
     }
     let meta = reader.finish().map_err(|e| fail(e.to_string()))?;
     let file_meta = meta.file_metadata();
-    let schema = parquet_to_arrow_schema(file_meta.schema_descr(), file_meta.key_value_metadata()).map_err(|e| fail(e.to_string()))?;
+    let schema = parquet_to_arrow_schema(file_meta.schema_descr(), file_meta.key_value_metadata())
+        .map_err(|e| fail(e.to_string()))?;
     Ok(FileStats { rows: file_meta.num_rows().max(0) as u64, schema: Arc::new(schema) })
 }

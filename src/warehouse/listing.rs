@@ -75,9 +75,16 @@ pub struct TableListing {
 
 impl TableListing {
     /// Files whose DATE partition `column` lies in `from..=to`, in path order.
-    pub fn files_between<'a>(&'a self, column: &'a str, from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = &'a DataFile> + 'a {
+    pub fn files_between<'a>(
+        &'a self,
+        column: &'a str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> impl Iterator<Item = &'a DataFile> + 'a {
         self.files.iter().filter(move |f| {
-            f.partition_value(column).and_then(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok()).is_some_and(|d| d >= from && d <= to)
+            f.partition_value(column)
+                .and_then(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())
+                .is_some_and(|d| d >= from && d <= to)
         })
     }
 
@@ -99,7 +106,12 @@ impl TableListing {
 
 async fn child_folders(wh: &Warehouse, prefix: Option<&ObjectPath>) -> Result<Vec<String>, WarehouseError> {
     let listed = wh.store().list_with_delimiter(prefix).await.map_err(|e| wh.store_error(e))?;
-    Ok(listed.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_string)).filter(|name| check_column(name).is_ok()).collect())
+    Ok(listed
+        .common_prefixes
+        .iter()
+        .filter_map(|p| p.filename().map(str::to_string))
+        .filter(|name| check_column(name).is_ok())
+        .collect())
 }
 
 pub(super) async fn tables(wh: &Warehouse) -> Result<Vec<TableName>, WarehouseError> {
@@ -146,5 +158,9 @@ pub(super) async fn list_table(wh: &Warehouse, table: &TableName) -> Result<Tabl
         })
         .collect();
     partition_columns.sort_by_key(|(d, _)| *d);
-    Ok(TableListing { table: table.clone(), files, partition_columns: partition_columns.into_iter().map(|(_, c)| c).collect() })
+    Ok(TableListing {
+        table: table.clone(),
+        files,
+        partition_columns: partition_columns.into_iter().map(|(_, c)| c).collect(),
+    })
 }

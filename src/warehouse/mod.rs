@@ -56,7 +56,10 @@ pub enum WarehouseError {
         message: String,
     },
     /// A data file could not be decoded, or its columns do not fit the table (exit 3).
-    #[error("warehouse `{location}`: cannot read `{path}`: {message}\n  fix: {RESTORE}, as valid Parquet with the table's columns")]
+    #[error(
+        "warehouse `{location}`: cannot read `{path}`: {message}\n  \
+         fix: {RESTORE}, as valid Parquet with the table's columns"
+    )]
     Data {
         /// The warehouse location.
         location: String,
@@ -79,7 +82,8 @@ pub enum WarehouseError {
 }
 
 /// How to fix a damaged data file.
-const RESTORE: &str = "restore the file from a backup, or rewrite its partition with the pipeline that produced it; then rerun";
+const RESTORE: &str =
+    "restore the file from a backup, or rewrite its partition with the pipeline that produced it; then rerun";
 
 /// Files listed by name in an [`WarehouseError::Unreadable`] message; the rest are counted.
 const SHOWN: usize = 10;
@@ -120,24 +124,34 @@ impl Warehouse {
     ///
     /// Errors: [`WarehouseError::Location`] for a missing folder or an unsupported scheme.
     pub fn open(location: &str) -> Result<Self, WarehouseError> {
-        let bad = |problem: String, fix: &str| WarehouseError::Location { location: location.to_string(), problem, fix: fix.to_string() };
+        let bad = |problem: String, fix: &str| WarehouseError::Location {
+            location: location.to_string(),
+            problem,
+            fix: fix.to_string(),
+        };
         let store: Arc<dyn ObjectStore> = if let Some((scheme, _)) = location.split_once("://") {
-            let url = Url::parse(location)
-                .map_err(|e| bad(format!("not a URL ({e})"), "write e.g. s3://bucket/warehouse or file:///data/warehouse"))?;
+            let url = Url::parse(location).map_err(|e| {
+                bad(format!("not a URL ({e})"), "write e.g. s3://bucket/warehouse or file:///data/warehouse")
+            })?;
             match scheme {
                 "file" => {
-                    let path = url.to_file_path().map_err(|_| bad("not a local file URL".into(), "write file:///absolute/path"))?;
+                    let path = url
+                        .to_file_path()
+                        .map_err(|_| bad("not a local file URL".into(), "write file:///absolute/path"))?;
                     return Self::open(&path.display().to_string());
                 }
                 "memory" => Arc::new(InMemory::new()),
                 "s3" | "s3a" => {
                     let bucket = url.host_str().unwrap_or_default();
-                    let s3 = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket).build().map_err(|e| {
-                        bad(
-                            format!("cannot configure S3 ({e})"),
-                            "set AWS_REGION and credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) in the environment",
-                        )
-                    })?;
+                    let s3 = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket).build().map_err(
+                        |e| {
+                            bad(
+                                format!("cannot configure S3 ({e})"),
+                                "set AWS_REGION and credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) \
+                                 in the environment",
+                            )
+                        },
+                    )?;
                     let prefix = url.path().trim_matches('/');
                     if prefix.is_empty() {
                         Arc::new(s3)
@@ -146,7 +160,10 @@ impl Warehouse {
                     }
                 }
                 other => {
-                    return Err(bad(format!("the scheme `{other}://` is not supported"), "use a local path, file://, memory:// or s3://"))
+                    return Err(bad(
+                        format!("the scheme `{other}://` is not supported"),
+                        "use a local path, file://, memory:// or s3://",
+                    ))
                 }
             }
         } else {
@@ -154,10 +171,12 @@ impl Warehouse {
             if !path.is_dir() {
                 return Err(bad(
                     "no such folder".into(),
-                    "pass --warehouse, set BACKFILL_WAREHOUSE, or set `warehouse:` in the spec (relative to the spec file)",
+                    "pass --warehouse, set BACKFILL_WAREHOUSE, or set `warehouse:` in the spec \
+                     (relative to the spec file)",
                 ));
             }
-            let fs = LocalFileSystem::new_with_prefix(path).map_err(|e| bad(e.to_string(), "check the folder's permissions"))?;
+            let fs = LocalFileSystem::new_with_prefix(path)
+                .map_err(|e| bad(e.to_string(), "check the folder's permissions"))?;
             Arc::new(fs)
         };
         Ok(Self { location: location.to_string(), store })
@@ -214,8 +233,12 @@ impl Warehouse {
         let mut groups: [Vec<DataFile>; 3] = Default::default();
         for table in self.tables().await? {
             let listing = self.list_table(&table).await?;
-            let dates: Vec<&str> =
-                listing.partition_columns.iter().filter(|c| c.data_type == PartitionType::Date).map(|c| c.name.as_str()).collect();
+            let dates: Vec<&str> = listing
+                .partition_columns
+                .iter()
+                .filter(|c| c.data_type == PartitionType::Date)
+                .map(|c| c.name.as_str())
+                .collect();
             // Empty objects are skipped, as the engine skips them.
             for file in listing.files.into_iter().filter(|f| f.size > 0) {
                 let in_range = match range {

@@ -55,15 +55,30 @@ pub async fn read_partition(
     let mut out = PartitionRows {
         files: objects
             .iter()
-            .map(|m| DataFile { path: m.location.to_string(), size: m.size, partition: vec![(key.to_string(), value.to_string())] })
+            .map(|m| DataFile {
+                path: m.location.to_string(),
+                size: m.size,
+                partition: vec![(key.to_string(), value.to_string())],
+            })
             .collect(),
         rows: Vec::new(),
     };
     for object in objects.iter().filter(|m| m.location.extension() == Some("parquet")) {
-        let fail =
-            |message: String| WarehouseError::Data { location: wh.location().to_string(), path: object.location.to_string(), message };
-        let bytes = wh.store().get(&object.location).await.map_err(|e| wh.store_error(e))?.bytes().await.map_err(|e| wh.store_error(e))?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).and_then(|b| b.build()).map_err(|e| fail(e.to_string()))?;
+        let fail = |message: String| WarehouseError::Data {
+            location: wh.location().to_string(),
+            path: object.location.to_string(),
+            message,
+        };
+        let bytes = wh
+            .store()
+            .get(&object.location)
+            .await
+            .map_err(|e| wh.store_error(e))?
+            .bytes()
+            .await
+            .map_err(|e| wh.store_error(e))?;
+        let reader =
+            ParquetRecordBatchReaderBuilder::try_new(bytes).and_then(|b| b.build()).map_err(|e| fail(e.to_string()))?;
         for batch in reader {
             let batch = batch.map_err(|e| fail(e.to_string()))?;
             out.rows.push(conform(&batch, schema, key, value).map_err(fail)?);
@@ -114,13 +129,22 @@ pub async fn check_file(wh: &Warehouse, file: &DataFile) -> Result<(), String> {
     let decode = async {
         let factory = DefaultParquetFileReaderFactory::new(Arc::clone(wh.store()));
         let reader: Box<dyn AsyncFileReader> = factory
-            .create_reader(0, PartitionedFile::new(file.path.as_str(), file.size), None, &ExecutionPlanMetricsSet::new())
+            .create_reader(
+                0,
+                PartitionedFile::new(file.path.as_str(), file.size),
+                None,
+                &ExecutionPlanMetricsSet::new(),
+            )
             .map_err(|e| e.to_string())?;
-        let mut batches = ParquetRecordBatchStreamBuilder::new(reader).await.and_then(|b| b.build()).map_err(|e| e.to_string())?;
+        let mut batches =
+            ParquetRecordBatchStreamBuilder::new(reader).await.and_then(|b| b.build()).map_err(|e| e.to_string())?;
         while batches.try_next().await.map_err(|e| e.to_string())?.is_some() {}
         Ok(())
     };
-    std::panic::AssertUnwindSafe(decode).catch_unwind().await.unwrap_or_else(|_| Err("the Parquet reader panicked on this file".into()))
+    std::panic::AssertUnwindSafe(decode)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| Err("the Parquet reader panicked on this file".into()))
 }
 
 /// The unreadable files among `groups` (see [`Warehouse::find_unreadable`]): every
@@ -136,7 +160,8 @@ pub(super) async fn find_unreadable(wh: &Warehouse, groups: &[Vec<DataFile>], bu
         };
         Some(UnreadableFile { path: f.path.clone(), problem })
     }));
-    let mut bad: Vec<UnreadableFile> = footers.buffer_unordered(FOOTERS_AT_ONCE).filter_map(std::future::ready).collect().await;
+    let mut bad: Vec<UnreadableFile> =
+        footers.buffer_unordered(FOOTERS_AT_ONCE).filter_map(std::future::ready).collect().await;
     let mut left = budget;
     for group in groups {
         if !bad.is_empty() {
@@ -149,9 +174,9 @@ pub(super) async fn find_unreadable(wh: &Warehouse, groups: &[Vec<DataFile>], bu
             }
             None => false,
         });
-        let checks = stream::iter(
-            taken.map(|f| async move { check_file(wh, f).await.err().map(|problem| UnreadableFile { path: f.path.clone(), problem }) }),
-        );
+        let checks = stream::iter(taken.map(|f| async move {
+            check_file(wh, f).await.err().map(|problem| UnreadableFile { path: f.path.clone(), problem })
+        }));
         bad = checks.buffer_unordered(FILES_AT_ONCE).filter_map(std::future::ready).collect().await;
     }
     bad.sort_by(|a, b| a.path.cmp(&b.path));

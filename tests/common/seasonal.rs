@@ -50,10 +50,12 @@
 //! through [`independent`], and reproduced by a separate Python transcription of these
 //! formulas), old (base) → new (corrections):
 //!
-//! | over | avg(avg_arr_delay) | max(avg_arr_delay) | count(DISTINCT carrier) | sum(fees) |
-//! | --- | --- | --- | --- | --- |
-//! | 2023-01-01..2024-12-31 | 9.729445 → 10.920671 (+12.24 %) | 16.93 → 19.81 | 16 → 16 | 531907329.76 → 541247117.78 (+1.756 %) |
-//! | January 2023 | 5.736270 → 6.023145 (+5.001 %) | | | |
+//! | figure | over 2023-01-01..2024-12-31 | over January 2023 |
+//! | --- | --- | --- |
+//! | avg(avg_arr_delay) | 9.729445 → 10.920671 (+12.24 %) | 5.736270 → 6.023145 (+5.001 %) |
+//! | max(avg_arr_delay) | 16.93 → 19.81 | |
+//! | count(DISTINCT carrier) | 16 → 16 | |
+//! | sum(fees) | 531907329.76 → 541247117.78 (+1.756 %) | |
 //!
 //! Options (both default to false):
 //! - `null_delay_rows`: carrier "ZZ" (`c = 15`) has a NULL `avg_arr_delay` in both
@@ -75,7 +77,8 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 
 /// The 16 carriers, by index `c`: 15 real two-letter codes and the fictional "ZZ" last.
-pub const CARRIERS: [&str; 16] = ["AA", "AS", "B6", "DL", "F9", "G4", "HA", "MQ", "NK", "OH", "OO", "UA", "WN", "YX", "9E", "ZZ"];
+pub const CARRIERS: [&str; 16] =
+    ["AA", "AS", "B6", "DL", "F9", "G4", "HA", "MQ", "NK", "OH", "OO", "UA", "WN", "YX", "9E", "ZZ"];
 
 /// The seed every random draw derives from.
 pub const SEED: u64 = 0xF11D_3A75;
@@ -181,9 +184,11 @@ pub fn schema() -> SchemaRef {
 fn batch(rows: &[Row], corrected: bool) -> RecordBatch {
     let carrier: ArrayRef = Arc::new(rows.iter().map(|r| r.carrier).collect::<StringArray>());
     let flights: ArrayRef = Arc::new(rows.iter().map(|r| r.flights).collect::<Int64Array>());
-    let delay: ArrayRef = Arc::new(rows.iter().map(|r| if corrected { r.new_delay } else { r.delay }).collect::<Float64Array>());
+    let delay: ArrayRef =
+        Arc::new(rows.iter().map(|r| if corrected { r.new_delay } else { r.delay }).collect::<Float64Array>());
     let cents: Vec<i128> = rows.iter().map(|r| if corrected { r.new_fees_cents } else { r.fees_cents }).collect();
-    let fees: ArrayRef = Arc::new(Decimal128Array::from(cents).with_precision_and_scale(18, 2).expect("decimal(18, 2)"));
+    let fees: ArrayRef =
+        Arc::new(Decimal128Array::from(cents).with_precision_and_scale(18, 2).expect("decimal(18, 2)"));
     RecordBatch::try_new(schema(), vec![carrier, flights, delay, fees]).expect("batch")
 }
 
@@ -228,8 +233,9 @@ source_range:
   end: 2024-12-31
   exclude: []
 transform:
-  sql: |
-    SELECT flight_date, carrier, flights, avg_arr_delay, fees FROM staging.flight_corrections WHERE flight_date BETWEEN {{ batch_start }} AND {{ batch_end }}
+  sql: >
+    SELECT flight_date, carrier, flights, avg_arr_delay, fees FROM staging.flight_corrections
+    WHERE flight_date BETWEEN {{ batch_start }} AND {{ batch_end }}
 execution:
   partitions_per_batch: 31
   max_concurrency: 2
@@ -312,11 +318,17 @@ async fn independent_async(wh: &Path, sql: &str) -> Vec<RecordBatch> {
         if catalog.schema(&schema).is_none() {
             catalog.register_schema(&schema, Arc::new(MemorySchemaProvider::new())).expect("register schema");
         }
-        let cols = key.map(|(k, is_date)| vec![(k, if is_date { DataType::Date32 } else { DataType::Utf8 })]).unwrap_or_default();
+        let cols = key
+            .map(|(k, is_date)| vec![(k, if is_date { DataType::Date32 } else { DataType::Utf8 })])
+            .unwrap_or_default();
         let options = ParquetReadOptions::default().table_partition_cols(cols);
-        ctx.register_parquet(TableReference::partial(schema.as_str(), table.as_str()), folder.to_str().expect("utf-8 path"), options)
-            .await
-            .unwrap_or_else(|e| panic!("register {schema}.{table}: {e}"));
+        ctx.register_parquet(
+            TableReference::partial(schema.as_str(), table.as_str()),
+            folder.to_str().expect("utf-8 path"),
+            options,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("register {schema}.{table}: {e}"));
     }
     let df = ctx.sql(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
     df.collect().await.unwrap_or_else(|e| panic!("{sql}: {e}"))

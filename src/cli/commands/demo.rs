@@ -39,31 +39,45 @@ pub async fn run(args: Args, _global: &Global) -> Result<(), Error> {
     let w = ["--warehouse", wh.as_str()];
     let with = |rest: &[&str]| -> Vec<String> { w.iter().chain(rest).map(|s| s.to_string()).collect() };
     let report = dir.join("report.html").display().to_string();
-    let month = "SELECT CAST(date_trunc('month', revenue_date) AS DATE) AS month, round(sum(net_revenue), 2) AS net_revenue FROM finance.daily_revenue_current \
-                 WHERE revenue_date BETWEEN DATE '2024-11-01' AND DATE '2025-01-31' GROUP BY 1 ORDER BY 1";
+    let month =
+        "SELECT CAST(date_trunc('month', revenue_date) AS DATE) AS month, round(sum(net_revenue), 2) AS net_revenue \
+         FROM finance.daily_revenue_current \
+         WHERE revenue_date BETWEEN DATE '2024-11-01' AND DATE '2025-01-31' GROUP BY 1 ORDER BY 1";
     let steps: Vec<(&str, Vec<String>)> = vec![
         ("check the spec against the warehouse", with(&["validate", &spec_arg])),
         ("preview the plan (the summary; `plan` prints every statement after it)", with(&["plan", &spec_arg])),
         ("dry run: a sample evaluated in memory, nothing written", with(&["run", &spec_arg])),
         ("execute: the shadow table, batch by batch, reconciled and gated", with(&["run", &spec_arg, "--execute"])),
         ("the report for finance reviewers", with(&["report", &spec_arg, "--format", "html", "--out", &report])),
-        ("publish: one atomic view swap, recorded in the ledger", with(&["publish", &spec_arg, "--approved-by", "demo"])),
+        (
+            "publish: one atomic view swap, recorded in the ledger",
+            with(&["publish", &spec_arg, "--approved-by", "demo"]),
+        ),
         ("what readers now see (December onward corrected; November outside the range)", with(&["query", month])),
         ("the release ledger", with(&["releases"])),
-        ("roll back: the view's previous body, one more catalog commit", with(&["rollback", &spec_arg, "--approved-by", "demo"])),
+        (
+            "roll back: the view's previous body, one more catalog commit",
+            with(&["rollback", &spec_arg, "--approved-by", "demo"]),
+        ),
         ("the release ledger again", with(&["releases"])),
         ("what readers see after the rollback", with(&["query", month])),
     ];
-    let exe = std::env::current_exe().map_err(|source| Error::Io { context: "cannot find the backfill executable".into(), source })?;
+    let exe = std::env::current_exe()
+        .map_err(|source| Error::Io { context: "cannot find the backfill executable".into(), source })?;
     for (i, (why, argv)) in steps.iter().enumerate() {
-        print(&format!("── {}. {why}\n$ backfill {}\n", i + 1, argv.iter().map(|a| shell_word(a)).collect::<Vec<_>>().join(" ")))?;
+        print(&format!(
+            "── {}. {why}\n$ backfill {}\n",
+            i + 1,
+            argv.iter().map(|a| shell_word(a)).collect::<Vec<_>>().join(" ")
+        ))?;
         let out = Command::new(&exe)
             .args(argv)
             .env("NO_COLOR", "1")
             .output()
             .map_err(|source| Error::Io { context: format!("cannot run {}", exe.display()), source })?;
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let shown: String = if argv.iter().any(|a| a == "plan") { summary_of_plan(&stdout) } else { stdout.into_owned() };
+        let shown: String =
+            if argv.iter().any(|a| a == "plan") { summary_of_plan(&stdout) } else { stdout.into_owned() };
         print(&shown)?;
         let stderr = String::from_utf8_lossy(&out.stderr);
         if !out.status.success() {
@@ -77,7 +91,10 @@ pub async fn run(args: Args, _global: &Global) -> Result<(), Error> {
         }
         print("\n")?;
     }
-    print(&format!("demo done: the backfill was published and rolled back; both releases are in the ledger.\n  open {report} in a browser for the report\n"))
+    print(&format!(
+        "demo done: the backfill was published and rolled back; both releases are in the ledger.\n  \
+         open {report} in a browser for the report\n"
+    ))
 }
 
 /// Make `dir` a fresh copy of the sample warehouse with the spec under `_demo/`.
@@ -86,11 +103,16 @@ fn prepare(dir: &Path) -> Result<(), Error> {
     if dir.exists() {
         let empty = std::fs::read_dir(dir).map_err(io(format!("cannot read {}", dir.display())))?.next().is_none();
         if !empty && !dir.join(MARKER).exists() {
-            return Err(Error::Usage(format!("{} exists and was not made by `backfill demo`; not touching it\n  fix: pass another folder, e.g. `backfill demo /tmp/demo-warehouse`", dir.display())));
+            return Err(Error::Usage(format!(
+                "{} exists and was not made by `backfill demo`; not touching it\n  \
+                 fix: pass another folder, e.g. `backfill demo /tmp/demo-warehouse`",
+                dir.display()
+            )));
         }
         std::fs::remove_dir_all(dir).map_err(io(format!("cannot remove the earlier demo in {}", dir.display())))?;
     }
-    write_sample(dir, &SampleOptions::default()).map_err(io(format!("cannot write the sample warehouse into {}", dir.display())))?;
+    write_sample(dir, &SampleOptions::default())
+        .map_err(io(format!("cannot write the sample warehouse into {}", dir.display())))?;
     std::fs::write(dir.join(MARKER), "made by `backfill demo`; a rerun replaces this folder\n")
         .map_err(io(format!("cannot write into {}", dir.display())))?;
     std::fs::create_dir_all(dir.join("_demo")).map_err(io(format!("cannot write into {}", dir.display())))?;

@@ -64,7 +64,15 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
 fn header(s: &Statement, plan: &Plan) -> String {
     let batch = s.batch.and_then(|n| plan.batches.get(n as usize - 1));
     match batch {
-        Some(b) => format!("-- [{}] batch {}/{} ({}) · {}: {}", s.index, b.number, plan.batches.len(), span(b), s.step, s.step.describe()),
+        Some(b) => format!(
+            "-- [{}] batch {}/{} ({}) · {}: {}",
+            s.index,
+            b.number,
+            plan.batches.len(),
+            span(b),
+            s.step,
+            s.step.describe()
+        ),
         None => format!("-- [{}] {}: {}", s.index, s.step, s.step.describe()),
     }
 }
@@ -91,8 +99,11 @@ fn text(plan: &Plan, rendered: &RenderedPlan, warehouse: &str) -> String {
     let days = (r.end - r.start).num_days() + 1;
     let total = plan.estimate();
     let largest = plan.batches.iter().max_by_key(|b| b.estimate.bytes).expect("a plan has a batch");
-    let excluded =
-        if r.exclude.is_empty() { "none".to_string() } else { r.exclude.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ") };
+    let excluded = if r.exclude.is_empty() {
+        "none".to_string()
+    } else {
+        r.exclude.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    };
     let sources = plan
         .sources
         .iter()
@@ -140,7 +151,8 @@ fn text(plan: &Plan, rendered: &RenderedPlan, warehouse: &str) -> String {
         ),
     ];
     if let Some(limit) = execution.max_bytes_scanned {
-        let verdict = if total.bytes > limit { "OVER the limit: run --execute will refuse" } else { "within the limit" };
+        let verdict =
+            if total.bytes > limit { "OVER the limit: run --execute will refuse" } else { "within the limit" };
         facts.push(("budget", format!("max_bytes_scanned {}: {verdict}", bytes(limit))));
     }
     facts.push(("downstream", dependents(&plan.downstream)));
@@ -150,7 +162,12 @@ fn text(plan: &Plan, rendered: &RenderedPlan, warehouse: &str) -> String {
     for s in rendered.statements() {
         let est = match (s.step, s.batch.and_then(|n| plan.batches.get(n as usize - 1))) {
             (backfill::render::Step::WriteBatch, Some(b)) => {
-                format!("\n-- estimate: {} rows, {} read from {} files", count(b.estimate.rows), bytes(b.estimate.bytes), b.estimate.files)
+                format!(
+                    "\n-- estimate: {} rows, {} read from {} files",
+                    count(b.estimate.rows),
+                    bytes(b.estimate.bytes),
+                    b.estimate.files
+                )
             }
             _ => String::new(),
         };
@@ -166,7 +183,10 @@ fn write_sql_files(dir: &Path, plan: &Plan, rendered: &RenderedPlan) -> Result<(
     std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
     for entry in std::fs::read_dir(dir).map_err(io(format!("reading {}", dir.display())))?.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
-        let ours = name.ends_with(".sql") && name.len() > 5 && name[..4].chars().all(|c| c.is_ascii_digit()) && name.as_bytes()[4] == b'_';
+        let ours = name.ends_with(".sql")
+            && name.len() > 5
+            && name[..4].chars().all(|c| c.is_ascii_digit())
+            && name.as_bytes()[4] == b'_';
         if ours {
             std::fs::remove_file(entry.path()).map_err(io(format!("removing {}", entry.path().display())))?;
         }
@@ -177,7 +197,8 @@ fn write_sql_files(dir: &Path, plan: &Plan, rendered: &RenderedPlan) -> Result<(
             None => format!("{:04}_{}.sql", s.index, s.step),
         };
         let path = dir.join(name);
-        std::fs::write(&path, format!("{}\n{};\n", header(s, plan), s.sql)).map_err(io(format!("writing {}", path.display())))?;
+        std::fs::write(&path, format!("{}\n{};\n", header(s, plan), s.sql))
+            .map_err(io(format!("writing {}", path.display())))?;
     }
     Ok(())
 }

@@ -53,7 +53,9 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
     let r = publish::publish(&c.plan, &c.rendered, &c.warehouse, &opts).await?;
     let spec = &c.plan.spec;
     print(&format!(
-        "published {}: {} now reads {} for {} ({} partitions, {} rows) and its previous body elsewhere\n  release {} at catalog version {}, approved by {}; verified by reading the view back\n  the previous version is tagged {}; undo with: backfill rollback {}\n",
+        "published {}: {} now reads {} for {} ({} partitions, {} rows) and its previous body elsewhere\n  \
+         release {} at catalog version {}, approved by {}; verified by reading the view back\n  \
+         the previous version is tagged {}; undo with: backfill rollback {}\n",
         spec.backfill_id,
         r.dataset,
         spec.target.shadow,

@@ -24,10 +24,9 @@ pub struct Args {
 pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
     let ctx = warehouse_session(global).await?;
     let read_only = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
-    let df = ctx
-        .sql_with_options(&args.sql, read_only)
-        .await
-        .map_err(|e| Error::Usage(format!("{e}\n  fix: check the SQL; `backfill query` runs one read-only statement")))?;
+    let df = ctx.sql_with_options(&args.sql, read_only).await.map_err(|e| {
+        Error::Usage(format!("{e}\n  fix: check the SQL; `backfill query` runs one read-only statement"))
+    })?;
     let batches = df.collect().await.map_err(backfill::error::engine)?;
     print(&format_batches(&batches, args.format)?)
 }

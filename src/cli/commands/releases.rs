@@ -26,10 +26,18 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
     }
     // The table shows what fits a terminal; csv and json carry every column.
     let columns = match args.format {
-        Format::Table => "published_at, action, dataset, release_id, partitions, rows_written, approved_by, catalog_version, substr(plan_fingerprint, 1, 12) AS fingerprint",
-        _ => "published_at, action, dataset, release_id, source_range, partitions, rows_written, approved_by, catalog_version, plan_fingerprint, code_version, metric_deltas",
+        Format::Table => {
+            "published_at, action, dataset, release_id, partitions, rows_written, \
+             approved_by, catalog_version, substr(plan_fingerprint, 1, 12) AS fingerprint"
+        }
+        _ => {
+            "published_at, action, dataset, release_id, source_range, partitions, rows_written, \
+             approved_by, catalog_version, plan_fingerprint, code_version, metric_deltas"
+        }
     };
-    let sql = format!("SELECT {columns} FROM governance.data_releases ORDER BY published_at DESC, catalog_version DESC");
-    let batches = ctx.sql(&sql).await.map_err(backfill::error::engine)?.collect().await.map_err(backfill::error::engine)?;
+    let sql =
+        format!("SELECT {columns} FROM governance.data_releases ORDER BY published_at DESC, catalog_version DESC");
+    let batches =
+        ctx.sql(&sql).await.map_err(backfill::error::engine)?.collect().await.map_err(backfill::error::engine)?;
     print(&format_batches(&batches, args.format)?)
 }

@@ -78,10 +78,19 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
         Format::Html => (report::html::render(&r)?, "html"),
     };
     let kept = object_store::path::Path::from(format!("{}/report.{ext}", dir.root()));
-    c.warehouse.store().put(&kept, PutPayload::from(text.clone().into_bytes())).await.map_err(|e| store_err(&c.warehouse, e))?;
+    c.warehouse
+        .store()
+        .put(&kept, PutPayload::from(text.clone().into_bytes()))
+        .await
+        .map_err(|e| store_err(&c.warehouse, e))?;
     if let Some(out) = &args.out {
-        std::fs::write(out, &text).map_err(|source| Error::Io { context: format!("cannot write {}", out.display()), source })?;
-        return print(&format!("wrote {} (and {}/{kept})\n", out.display(), c.warehouse.location().trim_end_matches('/')));
+        std::fs::write(out, &text)
+            .map_err(|source| Error::Io { context: format!("cannot write {}", out.display()), source })?;
+        return print(&format!(
+            "wrote {} (and {}/{kept})\n",
+            out.display(),
+            c.warehouse.location().trim_end_matches('/')
+        ));
     }
     match args.format {
         Format::Html => print(&format!("wrote {}/{kept}\n", c.warehouse.location().trim_end_matches('/'))),

@@ -11,9 +11,10 @@ use crate::cli::common::{compile, print, Global};
 /// Roll a published backfill back: the consumer view reads what it read before.
 ///
 /// Restores the view's body from before the publish in one catalog commit and records a
-/// rollback row in the release ledger; the view is read back to verify it. Refuses with exit 1 when the backfill is not published, or when another backfill was
-/// published over it since (roll that one back first). The shadow is kept; once rolled
-/// back, the backfill may be run again.
+/// rollback row in the release ledger; the view is read back to verify it. Refuses with
+/// exit 1 when the backfill is not published, or when another backfill was published
+/// over it since (roll that one back first). The shadow is kept; once rolled back, the
+/// backfill may be run again.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The backfill spec (YAML).
@@ -34,7 +35,8 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
     let templates = Templates::new(args.templates.as_deref());
     let r = rollback::rollback(&c.plan, &c.rendered, &templates, &c.warehouse, &who).await?;
     print(&format!(
-        "rolled back {}: {} reads its body from before the publish again\n  release {} at catalog version {}, by {}; verified by reading the view back\n",
+        "rolled back {}: {} reads its body from before the publish again\n  \
+         release {} at catalog version {}, by {}; verified by reading the view back\n",
         c.plan.spec.backfill_id, r.dataset, r.release_id, r.catalog_version, r.approved_by
     ))
 }

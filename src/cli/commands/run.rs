@@ -120,10 +120,13 @@ async fn execute(args: &Args, c: &crate::cli::common::Compiled, session: Session
         .iter()
         .filter(|k| k.state == backfill::state::BatchState::Done && k.fingerprint == c.rendered.fingerprint)
         .count();
-    let reporter = std::sync::Arc::new(Reporter::new(c.plan.batches.len() as u64, if args.restart { 0 } else { done as u64 }));
+    let reporter =
+        std::sync::Arc::new(Reporter::new(c.plan.batches.len() as u64, if args.restart { 0 } else { done as u64 }));
     // The CLI strings the stages together: the run executes, the reconciler checks.
     let checks = std::sync::Arc::new(BatchReconciler::new(&c.plan, &c.rendered, &c.warehouse));
-    let result = backfill::execute::run::execute(&c.plan, &c.rendered, &c.warehouse, &opts, reporter.clone(), checks.clone()).await;
+    let result =
+        backfill::execute::run::execute(&c.plan, &c.rendered, &c.warehouse, &opts, reporter.clone(), checks.clone())
+            .await;
     reporter.finish();
     let summary = result?;
     let mut whole = String::new();
@@ -139,7 +142,10 @@ async fn execute(args: &Args, c: &crate::cli::common::Compiled, session: Session
         }
     }
     print(&format!(
-        "executed {}: {} batches run now, {} already done; {} rows written, {} read; every gate passed\n{whole}  shadow {} holds the corrected partitions; nothing is published yet\n  next: backfill report {} --format html, then backfill publish {} --approved-by NAME\n",
+        "executed {}: {} batches run now, {} already done; {} rows written, {} read; every gate passed\n\
+         {whole}  \
+         shadow {} holds the corrected partitions; nothing is published yet\n  \
+         next: backfill report {} --format html, then backfill publish {} --approved-by NAME\n",
         c.plan.spec.backfill_id,
         summary.done,
         summary.skipped,
@@ -160,22 +166,31 @@ fn text(r: &DryRun, plan: &backfill::plan::Plan, args: &Args, global: &Global) -
     match r.coverage {
         Coverage::WholeRange => {
             let scan = format!("estimated scan {estimated} fits the budget {budget}");
-            facts.push(("evaluated".into(), format!("the whole range, {partitions} partitions ({scan}): the deltas are exact")));
+            facts.push((
+                "evaluated".into(),
+                format!("the whole range, {partitions} partitions ({scan}): the deltas are exact"),
+            ));
         }
         Coverage::Sample => {
             let n = r.evaluated.len();
             facts.push((
                 "evaluated".into(),
                 format!(
-                    "a sample of {n} of {partitions} partitions, every month represented (estimated scan {estimated} is over \
+                    "a sample of {n} of {partitions} partitions, \
+                     every month represented (estimated scan {estimated} is over \
                      the budget {budget}): the deltas are estimates"
                 ),
             ));
             facts.push(("sampled".into(), date_list(&r.evaluated)));
         }
     }
-    let rows =
-        format!("{} unchanged, {} changed, {} added, {} removed", count(c.unchanged), count(c.changed), count(c.added), count(c.removed));
+    let rows = format!(
+        "{} unchanged, {} changed, {} added, {} removed",
+        count(c.unchanged),
+        count(c.changed),
+        count(c.added),
+        count(c.removed)
+    );
     facts.push(("rows".into(), rows));
     for m in &r.metrics {
         let delta = match (m.percent, m.interval) {
@@ -216,7 +231,8 @@ fn text(r: &DryRun, plan: &backfill::plan::Plan, args: &Args, global: &Global) -
     facts.push(("deterministic".into(), det.into()));
     o.push_str(&layout::pairs(&facts, "  "));
     let _ = writeln!(o, "\ngates:");
-    let gates: Vec<Vec<String>> = r.gates.iter().map(|g| vec![g.verdict.word().to_string(), g.name.clone(), g.detail.clone()]).collect();
+    let gates: Vec<Vec<String>> =
+        r.gates.iter().map(|g| vec![g.verdict.word().to_string(), g.name.clone(), g.detail.clone()]).collect();
     o.push_str(&layout::columns(&[], &gates, "  "));
     for x in &r.outliers {
         let _ = writeln!(o, "  outlier {} {} {} (this partition alone)", x.partition, x.metric, percent(x.percent));

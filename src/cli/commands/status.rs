@@ -59,8 +59,11 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
     let checkpoints: Vec<backfill::reconcile::Checkpoint> = state::checkpoints(&wh, &dir).await?;
     let total = record.as_ref().map_or(0, |r| r.batches);
     let done: Vec<_> = checkpoints.iter().filter(|c| c.state == BatchState::Done).collect();
-    let failed: Vec<(u32, String)> =
-        checkpoints.iter().filter(|c| c.state == BatchState::Failed).map(|c| (c.batch, c.reason.clone().unwrap_or_default())).collect();
+    let failed: Vec<(u32, String)> = checkpoints
+        .iter()
+        .filter(|c| c.state == BatchState::Failed)
+        .map(|c| (c.batch, c.reason.clone().unwrap_or_default()))
+        .collect();
     // Time spent in batches (not wall time between runs), spread over the batches in flight.
     let busy: f64 = done.iter().map(|c| (c.finished_at - c.started_at).num_milliseconds().max(0) as f64 / 1000.0).sum();
     let elapsed = busy / f64::from(spec.execution.max_concurrency);
@@ -92,7 +95,14 @@ fn text(s: &Status) -> String {
     if !s.started {
         return format!("{}: not started; `backfill run SPEC --execute` begins it\n", s.backfill_id);
     }
-    let mut o = format!("{}: {} of {} batches done, {} failed, {} pending\n", s.backfill_id, s.done, s.batches, s.failed.len(), s.pending);
+    let mut o = format!(
+        "{}: {} of {} batches done, {} failed, {} pending\n",
+        s.backfill_id,
+        s.done,
+        s.batches,
+        s.failed.len(),
+        s.pending
+    );
     let rate = s.rows_per_second.map_or("n/a".to_string(), |r| format!("{} rows/s", count(r as u64)));
     let eta = match (s.pending, s.eta_seconds) {
         (0, _) => "complete".to_string(),

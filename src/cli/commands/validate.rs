@@ -26,7 +26,8 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
     let c = compile(global, &args.spec, args.templates.as_ref()).await?;
     let spec = &c.plan.spec;
     print(&format!(
-        "ok: {} is valid\n  backfill {} against {}: {} partitions in {} batches, {} statements\n  fingerprint sha256:{}\n",
+        "ok: {} is valid\n  backfill {} against {}: {} partitions in {} batches, {} statements\n  \
+         fingerprint sha256:{}\n",
         args.spec.display(),
         spec.backfill_id,
         c.warehouse.location(),

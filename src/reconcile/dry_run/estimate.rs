@@ -69,14 +69,19 @@ pub(super) async fn estimate_metrics(
         Arc::new(Date32Array::from(draws.iter().map(|(_, d)| (*d - epoch).num_days() as i32).collect::<Vec<i32>>())),
     ];
     let draws = RecordBatch::try_new(schema.clone(), columns).map_err(|e| engine(e.into()))?;
-    register(ctx, &TableName::new("backfill_dry_run", "replicates"), MemTable::try_new(schema, vec![vec![draws]]).map_err(engine)?)?;
+    register(
+        ctx,
+        &TableName::new("backfill_dry_run", "replicates"),
+        MemTable::try_new(schema, vec![vec![draws]]).map_err(engine)?,
+    )?;
 
     let n = spec.validation.metrics.len();
     let mut per_replicate: std::collections::BTreeMap<u64, Vec<MetricPair>> = Default::default();
     for b in query(ctx, &r.render_step(Step::EstimateMetrics, Some(batch))?).await? {
         let rows = Rows::new(Step::EstimateMetrics, &b);
         for row in 0..rows.len() {
-            let pairs = per_replicate.entry(rows.count("replicate", row)?).or_insert_with(|| vec![MetricPair::default(); n]);
+            let pairs =
+                per_replicate.entry(rows.count("replicate", row)?).or_insert_with(|| vec![MetricPair::default(); n]);
             let base = rows.text("side", row)?.as_deref() == Some("base");
             for (pair, m) in pairs.iter_mut().zip(&spec.validation.metrics) {
                 let value = rows.number(&m.name, row)?;
@@ -100,7 +105,8 @@ pub(super) async fn estimate_metrics(
                 (Some(p), Some(_)) if extreme(&m.sql) => (
                     Verdict::Uncertain,
                     format!(
-                        "sample estimate {} {} ({sampled}); a sample cannot bound a min or max over the whole range; expected {e}",
+                        "sample estimate {} {} ({sampled}); \
+                         a sample cannot bound a min or max over the whole range; expected {e}",
                         m.name,
                         crate::number::percent(Some(p))
                     ),
@@ -116,7 +122,8 @@ pub(super) async fn estimate_metrics(
                     (
                         verdict,
                         format!(
-                            "sample estimate {} {} (95 % interval {} to {}; {sampled}); expected {e} over the whole range",
+                            "sample estimate {} {} (95 % interval {} to {}; {sampled}); \
+                             expected {e} over the whole range",
                             m.name,
                             crate::number::percent(Some(p)),
                             crate::number::percent(Some(lo)),
@@ -126,7 +133,11 @@ pub(super) async fn estimate_metrics(
                 }
                 _ => (
                     Verdict::Uncertain,
-                    format!("sample estimate of {} cannot be computed: the base value is 0 or NULL ({sampled})", m.name),
+                    format!(
+                        "sample estimate of {} cannot be computed: \
+                         the base value is 0 or NULL ({sampled})",
+                        m.name
+                    ),
                 ),
             };
             gates.push(Gate { name: format!("expected_delta:{}", m.name), verdict, detail });

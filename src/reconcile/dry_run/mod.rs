@@ -148,7 +148,12 @@ async fn evaluate(
 /// Errors: [`Error::Spec`] when the transform's output does not fit the base table (see
 /// [`output::check`]); [`Error::MissingColumn`] when a reconciliation template lacks a
 /// column; engine and store errors otherwise.
-pub async fn dry_run(plan: &Plan, wh: &Warehouse, templates: &Templates, opts: &DryRunOptions) -> Result<DryRun, Error> {
+pub async fn dry_run(
+    plan: &Plan,
+    wh: &Warehouse,
+    templates: &Templates,
+    opts: &DryRunOptions,
+) -> Result<DryRun, Error> {
     let spec = &plan.spec;
     let ctx = session::open(wh, &catalog::latest(wh).await?, &opts.session).await?;
     // Nothing is saved: the dry run writes nothing.
@@ -193,7 +198,13 @@ pub async fn dry_run(plan: &Plan, wh: &Warehouse, templates: &Templates, opts: &
     let metrics = match coverage {
         Coverage::WholeRange => {
             let rows = query(&ctx, &r.render_step(Step::ReconcileRange, None)?).await?;
-            let range = RangeReconciliation::from_result(spec, &rows, "dry run", plan.partitions.len() as u64, chrono::Utc::now())?;
+            let range = RangeReconciliation::from_result(
+                spec,
+                &rows,
+                "dry run",
+                plan.partitions.len() as u64,
+                chrono::Utc::now(),
+            )?;
             gates.extend(range.gates.iter().cloned());
             MetricTotal::over_range(spec, &range)
         }
@@ -223,6 +234,7 @@ pub async fn dry_run(plan: &Plan, wh: &Warehouse, templates: &Templates, opts: &
 
 pub(super) fn register(ctx: &SessionContext, name: &TableName, table: MemTable) -> Result<(), Error> {
     session::ensure_schema(ctx, &name.schema);
-    ctx.register_table(TableReference::partial(name.schema.as_str(), name.table.as_str()), Arc::new(table)).map_err(engine)?;
+    ctx.register_table(TableReference::partial(name.schema.as_str(), name.table.as_str()), Arc::new(table))
+        .map_err(engine)?;
     Ok(())
 }
