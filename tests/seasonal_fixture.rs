@@ -1,4 +1,4 @@
-//! The seasonal fixture (tests/common/seasonal.rs) is what its docs say: 731 daily
+//! The seasonal fixture (tests/common/seasonal/) is what its docs say: 731 daily
 //! partitions of 16 carriers, a +5 % delay correction in January and about +12 % over
 //! the two years, figures checked by the independent session, and a spec that validates.
 

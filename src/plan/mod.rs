@@ -3,8 +3,10 @@
 //! the partitions to recompute, their batches, estimated rows and bytes per batch
 //! from Parquet footers, and the downstream dependents. Reads only; writes nothing.
 
+mod base;
 mod downstream;
 mod estimate;
+mod sources;
 pub mod transform;
 
 use chrono::NaiveDate;
@@ -14,12 +16,14 @@ use serde::Serialize;
 pub use downstream::{Dependent, DependentKind};
 pub use estimate::Estimate;
 
-use crate::catalog::{self, CatalogVersion};
+use crate::catalog;
 use crate::plan::transform::{parse_query, relations, TransformTemplate};
 use crate::spec::{Spec, TableName};
-use crate::sql::sql_type;
-use crate::warehouse::{read_footer, PartitionType, TableListing, Warehouse};
+use crate::warehouse::Warehouse;
 use crate::Error;
+
+use base::{base_columns, base_listing};
+use sources::resolve_sources;
 
 /// A column of the base table, in table order (data columns, then the partition key).
 #[derive(Debug, Clone, Serialize)]
@@ -180,176 +184,11 @@ impl Plan {
     }
 }
 
+/// The warehouse's tables, listed for an error message.
 fn table_list(tables: &[TableName]) -> String {
     if tables.is_empty() {
         "the warehouse has no tables".into()
     } else {
         format!("tables in the warehouse: {}", tables.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
     }
-}
-
-async fn base_listing(spec: &Spec, wh: &Warehouse, tables: &[TableName]) -> Result<TableListing, Error> {
-    let base = &spec.target.table;
-    if !tables.contains(base) {
-        return Err(spec
-            .error_at(
-                "target.table",
-                format!("table `{base}` does not exist in warehouse {}; {}", wh.location(), table_list(tables)),
-                "name an existing table, or point --warehouse at the right warehouse",
-            )
-            .into());
-    }
-    let listing = wh.list_table(base).await?;
-    let key = &spec.target.partition_key;
-    let names = || listing.partition_columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>().join(", ");
-    match listing.partition_column(key) {
-        None => Err(spec
-            .error_at(
-                "target.partition_key",
-                format!(
-                    "`{key}` is not a partition column of `{base}`; its partition columns: {}",
-                    if listing.partition_columns.is_empty() { "none".to_string() } else { names() }
-                ),
-                "name the column of the table's key=value folders",
-            )
-            .into()),
-        Some(c) if c.data_type != PartitionType::Date => Err(spec
-            .error_at(
-                "target.partition_key",
-                format!("partition column `{key}` of `{base}` holds values that are not YYYY-MM-DD dates"),
-                "backfill recomputes daily DATE partitions; choose a DATE partition column",
-            )
-            .into()),
-        Some(_) if listing.partition_columns.len() > 1 => Err(spec
-            .error_at(
-                "target.partition_key",
-                format!("`{base}` is partitioned by {}; backfill supports exactly one DATE partition column", names()),
-                "backfill a table partitioned by one DATE column",
-            )
-            .into()),
-        Some(_) if listing.files.is_empty() => Err(spec
-            .error_at(
-                "target.table",
-                format!("table `{base}` has no Parquet files"),
-                "backfill corrects existing tables; load the table first",
-            )
-            .into()),
-        Some(_) => Ok(listing),
-    }
-}
-
-async fn base_columns(spec: &Spec, wh: &Warehouse, listing: &TableListing) -> Result<Vec<Column>, Error> {
-    let newest = listing.files.last().expect("checked non-empty");
-    let stats = read_footer(wh, newest).await?;
-    let base = &spec.target.table;
-    let key = &spec.target.partition_key;
-    let mut columns = Vec::new();
-    for field in stats.schema.fields() {
-        if field.name() == key {
-            continue;
-        }
-        let sql_type = sql_type(field.data_type()).ok_or_else(|| {
-            spec.error_at(
-                "target.table",
-                format!(
-                    "column `{}` of `{base}` has type {}, which backfill cannot cast or declare",
-                    field.name(),
-                    field.data_type()
-                ),
-                "backfill tables of scalar columns (numbers, decimals, text, dates, timestamps)",
-            )
-        })?;
-        columns.push(Column {
-            name: field.name().clone(),
-            data_type: field.data_type().clone(),
-            sql_type,
-            is_partition: false,
-        });
-    }
-    columns.push(Column {
-        name: key.clone(),
-        data_type: DataType::Date32,
-        sql_type: "DATE".into(),
-        is_partition: true,
-    });
-    let all = || columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>().join(", ");
-    let checks = spec
-        .target
-        .keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| (format!("target.keys[{i}]"), k))
-        .chain(spec.validation.not_null.iter().enumerate().map(|(i, c)| (format!("validation.not_null[{i}]"), c)));
-    let tolerances = spec.validation.value_tolerance.keys().map(|c| (format!("validation.value_tolerance.{c}"), c));
-    for (field, name) in checks.chain(tolerances.clone()) {
-        if !columns.iter().any(|c| &c.name == name) {
-            return Err(spec
-                .error_at(
-                    &field,
-                    format!("column `{name}` does not exist in `{base}`; its columns: {}", all()),
-                    "name a column of the base table",
-                )
-                .into());
-        }
-    }
-    for (field, name) in tolerances {
-        let column = columns.iter().find(|c| &c.name == name).expect("checked above");
-        let t = &column.data_type;
-        let numeric =
-            t.is_integer() || t.is_floating() || matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..));
-        if !numeric || column.is_partition || spec.target.keys.contains(name) {
-            let why = format!(
-                "column `{name}` ({}) is not a numeric value column: \
-                 a tolerance applies to decimal, integer or float columns that are not keys",
-                column.sql_type
-            );
-            return Err(spec.error_at(&field, why, "remove the entry, or name a numeric non-key column").into());
-        }
-    }
-    Ok(columns)
-}
-
-async fn resolve_sources(
-    spec: &Spec,
-    wh: &Warehouse,
-    tables: &[TableName],
-    catalog: &CatalogVersion,
-    names: &[String],
-) -> Result<Vec<Source>, Error> {
-    let mut out = Vec::new();
-    for name in names {
-        let at = crate::plan::transform::find_in_transform(spec, name);
-        let missing = |what: String| {
-            crate::plan::transform::transform_error(
-                spec,
-                at,
-                what,
-                "read from tables that exist in the warehouse, written as schema.table",
-            )
-        };
-        let table = TableName::parse(name).map_err(|_| {
-            missing(format!("the transform reads `{name}`, which is not a `schema.table` name; {}", table_list(tables)))
-        })?;
-        if catalog.views.contains_key(name) {
-            out.push(Source { table, partition_column: None });
-            continue;
-        }
-        if !tables.contains(&table) {
-            return Err(missing(format!(
-                "the transform reads `{name}`, which does not exist in warehouse {}; {}",
-                wh.location(),
-                table_list(tables)
-            ))
-            .into());
-        }
-        let listing = wh.list_table(&table).await?;
-        let dates: Vec<_> = listing.partition_columns.iter().filter(|c| c.data_type == PartitionType::Date).collect();
-        let partition_column = dates
-            .iter()
-            .find(|c| c.name == spec.target.partition_key)
-            .or(if dates.len() == 1 { dates.first() } else { None })
-            .map(|c| c.name.clone());
-        out.push(Source { table, partition_column });
-    }
-    Ok(out)
 }
