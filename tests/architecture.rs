@@ -172,7 +172,8 @@ fn resolve(files: &BTreeMap<String, String>, file: &str, path: &str) -> Option<S
 
 #[test]
 fn stages_appear_in_pipeline_order_among_the_layers() {
-    let positions: Vec<usize> = STAGES.iter().map(|s| LAYERS.iter().position(|l| l == s).expect("every stage is a layer")).collect();
+    let positions: Vec<usize> =
+        STAGES.iter().map(|s| LAYERS.iter().position(|l| l == s).expect("every stage is a layer")).collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "stages out of order in LAYERS");
 }
 
@@ -267,7 +268,8 @@ fn no_two_files_import_each_other_directly_or_round_a_cycle() {
 
 #[test]
 fn the_checker_sees_grouped_and_nested_imports() {
-    let code = "use crate::{plan::Plan, reconcile::{self, Gate}};\nuse super::engine::Engine;\nlet x = crate::publish::go();";
+    let code =
+        "use crate::{plan::Plan, reconcile::{self, Gate}};\nuse super::engine::Engine;\nlet x = crate::publish::go();";
     let found = paths(code);
     assert!(found.contains(&"crate::plan::Plan".to_string()), "{found:?}");
     assert!(found.contains(&"crate::reconcile::{self,Gate}".to_string()), "{found:?}");

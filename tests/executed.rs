@@ -51,11 +51,18 @@ fn every_statement_of_the_plan_is_executed_as_rendered_and_every_saved_one_was_e
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["index"].as_u64().unwrap(), (s["step"].as_str().unwrap().to_string(), s["sql"].as_str().unwrap().to_string())))
+        .map(|s| {
+            (
+                s["index"].as_u64().unwrap(),
+                (s["step"].as_str().unwrap().to_string(), s["sql"].as_str().unwrap().to_string()),
+            )
+        })
         .collect();
 
     let mut executed = Vec::new();
-    for args in [&["run", SPEC, "--execute"][..], &["publish", SPEC, "--approved-by", "finance-lead"], &["rollback", SPEC]] {
+    for args in
+        [&["run", SPEC, "--execute"][..], &["publish", SPEC, "--approved-by", "finance-lead"], &["rollback", SPEC]]
+    {
         executed.extend(logged(wh, args).1);
     }
     let executed_keys: BTreeSet<(u64, String, String)> =
@@ -75,7 +82,11 @@ fn every_statement_of_the_plan_is_executed_as_rendered_and_every_saved_one_was_e
             "{name} was saved but the engine did not execute it as saved"
         );
         let (plan_step, plan_sql) = &rendered[&index];
-        assert_eq!((plan_step.as_str(), plan_sql.as_str()), (step, sql), "{name} differs from the plan's statement {index}");
+        assert_eq!(
+            (plan_step.as_str(), plan_sql.as_str()),
+            (step, sql),
+            "{name} differs from the plan's statement {index}"
+        );
         saved.insert(index);
     }
     let all: BTreeSet<u64> = rendered.keys().copied().collect();

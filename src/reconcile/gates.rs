@@ -38,12 +38,69 @@ impl Verdict {
     }
 }
 
+/// Which gate: the spec field behind it. Written (JSON, reports) as the field's name,
+/// with the metric after a colon for the metric gates: `row_count_tolerance`,
+/// `unique_keys`, `not_null`, `schema`, `batch_expected_delta:<metric>`,
+/// `expected_delta:<metric>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum GateKind {
+    /// `validation.row_count_tolerance`, per partition.
+    RowCount,
+    /// `validation.unique_keys`.
+    UniqueKeys,
+    /// `validation.not_null`.
+    NotNull,
+    /// The shadow's columns and types equal the base's.
+    Schema,
+    /// A metric's `batch_expected_delta`, on one batch's aggregate.
+    BatchExpectedDelta(String),
+    /// A metric's `expected_delta`, on the whole range.
+    ExpectedDelta(String),
+}
+
+impl std::fmt::Display for GateKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GateKind::RowCount => f.write_str("row_count_tolerance"),
+            GateKind::UniqueKeys => f.write_str("unique_keys"),
+            GateKind::NotNull => f.write_str("not_null"),
+            GateKind::Schema => f.write_str("schema"),
+            GateKind::BatchExpectedDelta(m) => write!(f, "batch_expected_delta:{m}"),
+            GateKind::ExpectedDelta(m) => write!(f, "expected_delta:{m}"),
+        }
+    }
+}
+
+impl From<GateKind> for String {
+    fn from(k: GateKind) -> String {
+        k.to_string()
+    }
+}
+
+impl TryFrom<String> for GateKind {
+    type Error = String;
+    /// Errors: a name that is no gate's (a checkpoint from another release of backfill).
+    fn try_from(name: String) -> Result<Self, String> {
+        Ok(match name.split_once(':') {
+            Some(("batch_expected_delta", m)) => GateKind::BatchExpectedDelta(m.to_string()),
+            Some(("expected_delta", m)) => GateKind::ExpectedDelta(m.to_string()),
+            _ => match name.as_str() {
+                "row_count_tolerance" => GateKind::RowCount,
+                "unique_keys" => GateKind::UniqueKeys,
+                "not_null" => GateKind::NotNull,
+                "schema" => GateKind::Schema,
+                _ => return Err(format!("`{name}` is not a gate")),
+            },
+        })
+    }
+}
+
 /// One gate's verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Gate {
-    /// The spec field behind it: `row_count_tolerance`, `unique_keys`, `not_null`,
-    /// `schema`, `batch_expected_delta:<metric>` or `expected_delta:<metric>`.
-    pub name: String,
+    /// Which gate.
+    pub name: GateKind,
     /// What it says.
     pub verdict: Verdict,
     /// What was measured, and on failure by how much it missed.
@@ -52,8 +109,8 @@ pub struct Gate {
 
 impl Gate {
     /// A gate that passed when `ok`, else failed.
-    pub fn new(name: impl Into<String>, ok: bool, detail: impl Into<String>) -> Self {
-        Self { name: name.into(), verdict: if ok { Verdict::Pass } else { Verdict::Fail }, detail: detail.into() }
+    pub fn new(name: GateKind, ok: bool, detail: impl Into<String>) -> Self {
+        Self { name, verdict: if ok { Verdict::Pass } else { Verdict::Fail }, detail: detail.into() }
     }
 
     /// Whether it passed.
@@ -84,7 +141,7 @@ pub fn check_batch(spec: &Spec, r: &Reconciliation, scope: &str) -> Vec<Gate> {
     if v.unique_keys {
         let copies = r.duplicate_keys.rows.len();
         gates.push(Gate::new(
-            "unique_keys",
+            GateKind::UniqueKeys,
             copies == 0,
             match r.duplicate_keys.rows.first() {
                 None => "every (partition key, keys) occurs once in the shadow".into(),
@@ -107,13 +164,13 @@ pub fn check_batch(spec: &Spec, r: &Reconciliation, scope: &str) -> Vec<Gate> {
             })
             .collect();
         gates.push(Gate::new(
-            "not_null",
+            GateKind::NotNull,
             bad.is_empty(),
             if bad.is_empty() { format!("no NULLs in {}", v.not_null.join(", ")) } else { bad.join("; ") },
         ));
     }
     gates.push(Gate::new(
-        "schema",
+        GateKind::Schema,
         r.schema_differences.is_empty(),
         if r.schema_differences.is_empty() {
             "the shadow's columns and types equal the base's".into()
@@ -124,7 +181,7 @@ pub fn check_batch(spec: &Spec, r: &Reconciliation, scope: &str) -> Vec<Gate> {
     for (m, pair) in spec.validation.metrics.iter().zip(&r.batch_metrics) {
         if let Some(expected) = m.batch_expected_delta {
             gates.push(delta_gate(
-                format!("batch_expected_delta:{}", m.name),
+                GateKind::BatchExpectedDelta(m.name.clone()),
                 &m.name,
                 pair,
                 expected,
@@ -145,7 +202,7 @@ pub fn range_gates(spec: &Spec, metrics: &[MetricPair], partitions: u64) -> Vec<
         .zip(metrics)
         .filter_map(|(m, pair)| {
             Some(delta_gate(
-                format!("expected_delta:{}", m.name),
+                GateKind::ExpectedDelta(m.name.clone()),
                 &m.name,
                 pair,
                 m.expected_delta?,
@@ -158,7 +215,7 @@ pub fn range_gates(spec: &Spec, metrics: &[MetricPair], partitions: u64) -> Vec<
 
 /// One delta gate: `pair`'s change in percent against `expected`.
 fn delta_gate(
-    name: String,
+    name: GateKind,
     metric: &str,
     pair: &MetricPair,
     expected: DeltaRange,
@@ -215,7 +272,7 @@ pub fn outliers(spec: &Spec, partitions: &[PartitionResult]) -> Vec<Outlier> {
 
 /// The `row_count_tolerance` gate: every partition's row count moved within tolerance.
 pub fn row_count_gate(partitions: &[PartitionResult], tolerance: Tolerance) -> Gate {
-    let name = "row_count_tolerance".to_string();
+    let name = GateKind::RowCount;
     let miss = partitions.iter().find_map(|p| {
         let moved = p.base_rows.abs_diff(p.shadow_rows);
         let allowed = match tolerance {
@@ -258,5 +315,19 @@ mod tests {
         assert!(row_count_gate(&[p(1000, 996)], Tolerance::Percent(0.5)).passed());
         assert!(!row_count_gate(&[p(1000, 990)], Tolerance::Percent(0.5)).passed());
         assert!(!row_count_gate(&[p(10, 9)], Tolerance::Rows(0)).passed());
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::GateKind;
+
+    #[test]
+    fn gate_names_round_trip_and_unknown_names_are_refused() {
+        for kind in [GateKind::RowCount, GateKind::Schema, GateKind::ExpectedDelta("net_revenue".into())] {
+            assert_eq!(GateKind::try_from(kind.to_string()), Ok(kind));
+        }
+        assert_eq!(GateKind::BatchExpectedDelta("m".into()).to_string(), "batch_expected_delta:m");
+        assert!(GateKind::try_from("row_count".to_string()).is_err());
     }
 }

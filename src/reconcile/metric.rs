@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{MetricPair, RangeReconciliation, Verdict};
+use super::{GateKind, MetricPair, RangeReconciliation, Verdict};
 use crate::number::Number;
 use crate::spec::{DeltaRange, Metric, Spec};
 
@@ -62,7 +62,7 @@ impl MetricTotal {
             .iter()
             .zip(&range.metrics)
             .map(|(m, pair)| {
-                let gate = format!("expected_delta:{}", m.name);
+                let gate = GateKind::ExpectedDelta(m.name.clone());
                 let verdict = range.gates.iter().find(|g| g.name == gate).map(|g| g.verdict);
                 MetricTotal::new(m, pair.clone(), None, verdict)
             })

@@ -33,7 +33,7 @@ use crate::spec::Spec;
 use crate::Error;
 
 pub use batch::{BatchOutcome, BatchReconciler, Checkpoint};
-pub use gates::{Gate, Verdict};
+pub use gates::{Gate, GateKind, Verdict};
 pub use metric::MetricTotal;
 pub use range::RangeReconciliation;
 use read::Rows;

@@ -31,7 +31,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::plan::Plan;
-use crate::reconcile::gates::{self, Outlier};
+use crate::reconcile::gates::{self, GateKind, Outlier};
 use crate::reconcile::{Checkpoint, Table};
 use crate::reconcile::{Gate, MetricPair, PartitionResult, RangeReconciliation, Reconciliation, RowClasses};
 use crate::state::BatchState;
@@ -171,18 +171,17 @@ pub fn build(
         }
     }
     for g in gate_list.iter_mut().filter(|g| g.passed()) {
-        match g.name.as_str() {
-            "row_count_tolerance" => {
+        match &g.name {
+            GateKind::RowCount => {
                 g.detail = format!(
                     "{} partitions within {}",
                     crate::number::count(partitions.len() as u64),
                     spec.validation.row_count_tolerance
                 )
             }
-            name if name.starts_with("batch_expected_delta:") => {
-                let metric = &name["batch_expected_delta:".len()..];
+            GateKind::BatchExpectedDelta(metric) => {
                 if let Some(e) =
-                    spec.validation.metrics.iter().find(|m| m.name == metric).and_then(|m| m.batch_expected_delta)
+                    spec.validation.metrics.iter().find(|m| &m.name == metric).and_then(|m| m.batch_expected_delta)
                 {
                     g.detail = format!("each of {} batches: {metric} inside {e}", reconciled.len());
                 }

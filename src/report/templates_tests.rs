@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use super::super::{html, markdown, MetricTotal, Report, Scope, Skipped, SCHEMA_VERSION};
 use crate::number::Number;
 use crate::reconcile::Table;
-use crate::reconcile::{Gate, MetricPair, RowClasses, Verdict};
+use crate::reconcile::{Gate, GateKind, MetricPair, RowClasses, Verdict};
 use crate::spec::{DeltaRange, Metric, Reason, ReasonKind};
 
 fn exact(text: &str) -> Option<Number> {
@@ -42,7 +42,7 @@ fn report() -> Report {
         batches_done: 1,
         batches_failed: vec![(2, "a | b\nc".into())],
         complete: false,
-        gates: vec![Gate { name: "unique_keys".into(), verdict: Verdict::Fail, detail: "2 key(s) <dup>".into() }],
+        gates: vec![Gate { name: GateKind::UniqueKeys, verdict: Verdict::Fail, detail: "2 key(s) <dup>".into() }],
         metric_definitions: vec![Metric {
             name,
             sql: "sum(x)".into(),

@@ -232,7 +232,7 @@ fn text(r: &DryRun, plan: &backfill::plan::Plan, args: &Args, global: &Global) -
     o.push_str(&layout::pairs(&facts, "  "));
     let _ = writeln!(o, "\ngates:");
     let gates: Vec<Vec<String>> =
-        r.gates.iter().map(|g| vec![g.verdict.word().to_string(), g.name.clone(), g.detail.clone()]).collect();
+        r.gates.iter().map(|g| vec![g.verdict.word().to_string(), g.name.to_string(), g.detail.clone()]).collect();
     o.push_str(&layout::columns(&[], &gates, "  "));
     for x in &r.outliers {
         let _ = writeln!(o, "  outlier {} {} {} (this partition alone)", x.partition, x.metric, percent(x.percent));

@@ -21,7 +21,7 @@ use crate::error::engine;
 use crate::plan::{Batch, Plan};
 use crate::reconcile::read::Rows;
 use crate::reconcile::MetricTotal;
-use crate::reconcile::{Gate, MetricPair, Verdict};
+use crate::reconcile::{Gate, GateKind, MetricPair, Verdict};
 use crate::render::{StatementRenderer, Step};
 use crate::spec::TableName;
 use crate::Error;
@@ -140,7 +140,7 @@ pub(super) async fn estimate_metrics(
                     ),
                 ),
             };
-            gates.push(Gate { name: format!("expected_delta:{}", m.name), verdict, detail });
+            gates.push(Gate { name: GateKind::ExpectedDelta(m.name.clone()), verdict, detail });
             verdict
         });
         out.push(MetricTotal::new(m, pair, interval, verdict));

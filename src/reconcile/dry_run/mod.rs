@@ -32,7 +32,7 @@ use crate::execute::output;
 use crate::execute::session::{self, SessionOptions};
 use crate::plan::{Batch, Estimate, Plan};
 use crate::reconcile::MetricTotal;
-use crate::reconcile::{self, gates, gates::Outlier, Gate, RangeReconciliation, RowClasses};
+use crate::reconcile::{self, gates, gates::Outlier, Gate, GateKind, RangeReconciliation, RowClasses};
 use crate::render::{StatementRenderer, Step, Templates};
 use crate::spec::TableName;
 use crate::warehouse::Warehouse;
@@ -192,7 +192,7 @@ pub async fn dry_run(
     reconciliation.schema_differences = reconcile::schema_differences(&base_schema, &schema);
     let mut gates: Vec<Gate> = gates::check_batch(spec, &reconciliation, "evaluated partitions")
         .into_iter()
-        .filter(|g| !g.name.starts_with("batch_expected_delta:"))
+        .filter(|g| !matches!(g.name, GateKind::BatchExpectedDelta(_)))
         .collect();
 
     let metrics = match coverage {
