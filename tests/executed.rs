@@ -12,9 +12,12 @@ use crate::common::{backfill, warehouse_copy};
 
 const SPEC: &str = "specs/revenue-tax-fix.yaml";
 
+/// One statement the engine logged: (index, step, batch) and the sha256 of its SQL.
+type Executed = ((u64, String, Option<u64>), String);
+
 /// Run `backfill --warehouse WH --log-format json <args>` with the engine's log on;
 /// returns stdout and the executed list: (index, step, batch) → sha256 of the SQL.
-fn logged(wh: &Path, args: &[&str]) -> (String, Vec<((u64, String, Option<u64>), String)>) {
+fn logged(wh: &Path, args: &[&str]) -> (String, Vec<Executed>) {
     let out = backfill()
         .env("RUST_LOG", "backfill::engine=info")
         .args(["--log-format", "json", "--warehouse"])

@@ -15,6 +15,7 @@
 
 mod batch;
 pub mod dry_run;
+mod gate_kind;
 pub mod gates;
 mod metric;
 pub mod range;
