@@ -12,7 +12,6 @@ use crate::execute::engine::{DataFusionEngine, Engine};
 use crate::execute::session::{self, SessionOptions};
 use crate::plan::Plan;
 use crate::render::Statement;
-use crate::spec::Spec;
 use crate::sql::view_definition;
 use crate::state::BackfillDir;
 use crate::warehouse::Warehouse;
@@ -72,7 +71,7 @@ pub(super) async fn commit_release(
         backfill_id: spec.backfill_id.clone(),
         action: change.action,
         published_at: Utc::now(),
-        source_range: source_range(spec),
+        source_range: crate::render::scope_text(plan),
         partitions: change.partitions,
         code_version: crate::build_info::code_version(),
         plan_fingerprint: change.fingerprint,
@@ -87,15 +86,4 @@ pub(super) async fn commit_release(
     crate::failpoint::hit(&format!("{}-after-catalog-commit", change.action));
     ledger::write(wh, &release).await?;
     Ok((next, release))
-}
-
-/// `2024-12-01..2026-05-31 excluding 2025-12-25`.
-pub fn source_range(spec: &Spec) -> String {
-    let r = &spec.source_range;
-    let mut text = format!("{}..{}", r.start, r.end);
-    if !r.exclude.is_empty() {
-        text.push_str(" excluding ");
-        text.push_str(&r.exclude.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "));
-    }
-    text
 }

@@ -18,7 +18,6 @@ use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStore;
 
-pub use commit::source_range;
 use commit::{commit_release, ReleaseChange};
 
 use crate::catalog::{self, Release, ReleaseAction};
