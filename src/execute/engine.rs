@@ -166,6 +166,13 @@ impl Engine for DataFusionEngine {
             tracing::debug!(step = %s.step, batch = s.batch.unwrap_or_default(), planned_ms = planned, ms, "statement");
             Ok::<_, Error>(Output { batches, bytes_scanned: bytes_scanned(&physical) })
         };
+        // `query_timeout` bounds the statements of batches and of the whole range; the
+        // plan's setup and release statements (views, the shadow's declaration) only
+        // define things and are not timed.
+        let timed = s.batch.is_some() || s.step == Step::ReconcileRange;
+        if !timed {
+            return work.await;
+        }
         match tokio::time::timeout(self.limit, work).await {
             Ok(result) => result,
             Err(_) => Err(Error::Timeout(format!(
