@@ -27,11 +27,11 @@ fn dry_run_under_budget_evaluates_the_whole_range_exactly_and_writes_nothing() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(tree_digest(wh.path()), before, "the dry run changed the warehouse");
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(r["coverage"], "whole_range");
-    assert_eq!(r["evaluated"].as_array().unwrap().len(), 546);
+    assert_eq!(r["dry_run"]["coverage"], "whole_range");
+    assert_eq!(r["dry_run"]["evaluated"].as_array().unwrap().len(), 546);
     // Merchants 1, 6, 11 and 16 were charged exactly the 7 % the bug assumed: 4 of 20
     // rows a day are unchanged, 16 changed; no keys appear or vanish.
-    assert_eq!(r["classes"], serde_json::json!({"unchanged": 2184, "changed": 8736, "added": 0, "removed": 0}));
+    assert_eq!(r["rows"], serde_json::json!({"unchanged": 2184, "changed": 8736, "added": 0, "removed": 0}));
     // Exact decimals, the same figures `run --execute` reports (tests/reconcile.rs).
     let m = &r["metrics"][0];
     assert_eq!(
@@ -40,15 +40,15 @@ fn dry_run_under_budget_evaluates_the_whole_range_exactly_and_writes_nothing() {
     );
     assert_eq!(m["interval"], serde_json::Value::Null);
     assert_eq!(m["verdict"], "pass");
-    assert_eq!(r["deterministic"], true);
-    assert_eq!(r["excluded"], serde_json::json!(["2025-12-25"]));
-    assert_eq!(r["changed_rows"]["rows"].as_array().unwrap().len(), 20);
+    assert_eq!(r["dry_run"]["deterministic"], true);
+    assert_eq!(r["skipped"]["excluded"], serde_json::json!(["2025-12-25"]));
+    assert_eq!(r["top_changes"]["rows"].as_array().unwrap().len(), 20);
     // The largest change comes first.
-    let first = &r["changed_rows"]["rows"][0];
+    let first = &r["top_changes"]["rows"][0];
     let change = |row: &serde_json::Value| {
         (row[5].as_str().unwrap().parse::<f64>().unwrap() - row[4].as_str().unwrap().parse::<f64>().unwrap()).abs()
     };
-    assert!(r["changed_rows"]["rows"].as_array().unwrap().iter().all(|row| change(row) <= change(first)));
+    assert!(r["top_changes"]["rows"].as_array().unwrap().iter().all(|row| change(row) <= change(first)));
 }
 
 #[test]
@@ -59,8 +59,9 @@ fn dry_run_over_budget_samples_every_month_and_reports_an_interval_around_the_tr
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(r["coverage"], "sample");
-    let evaluated: Vec<&str> = r["evaluated"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+    assert_eq!(r["dry_run"]["coverage"], "sample");
+    let evaluated: Vec<&str> =
+        r["dry_run"]["evaluated"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
     // 18 months from 2024-12 to 2026-05, two partitions each (the default 24 is fewer).
     assert_eq!(evaluated.len(), 36, "{evaluated:?}");
     let months: std::collections::BTreeSet<&str> = evaluated.iter().map(|d| &d[..7]).collect();
@@ -105,6 +106,53 @@ fn dry_run_text_ends_with_the_command_that_executes() {
 }
 
 #[test]
+fn dry_run_prints_the_report_a_reviewer_reads_after_a_run_before_anything_is_written() {
+    let wh = warehouse_copy();
+    let before = tree_digest(wh.path());
+    let md = |extra: &[&str]| {
+        let out = backfill()
+            .args(["run", "specs/revenue-tax-fix.yaml", "--format", "md", "--warehouse"])
+            .arg(wh.path())
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let whole = md(&[]);
+    assert!(whole.starts_with("# Backfill report: revenue-tax-fix-2026-06\n"), "{whole}");
+    assert!(
+        whole
+            .contains("| dry run | nothing was written; evaluated in memory: the whole range, the figures are exact |"),
+        "{whole}"
+    );
+    assert!(whole.contains("## Metrics over the whole range\n"), "{whole}");
+    // 27,860,857.31 − 28,164,536.16 = −303,678.85, exactly.
+    assert!(
+        whole.contains(
+            "| net_revenue | `sum(net_revenue)` | 28,164,536.16 | 27,860,857.31 | -303,678.85 | -1.08 % \
+             | -1.5 % to -0.8 % | inside |"
+        ),
+        "{whole}"
+    );
+    assert!(whole.contains("Rows: 2,184 unchanged, 8,736 changed, 0 added, 0 removed."), "{whole}");
+    let sample = md(&["--dry-run-budget", "1KiB"]);
+    assert!(sample.contains("a sample of 36 of 546 partitions, every month represented"), "{sample}");
+    assert!(sample.contains("## Metrics over the sample (estimates)\n"), "{sample}");
+    assert!(sample.contains("| net_revenue | `sum(net_revenue)` | "), "{sample}");
+    assert!(sample.contains(" (95 %: -1."), "{sample}");
+    let html = backfill()
+        .args(["run", "specs/revenue-tax-fix.yaml", "--format", "html", "--warehouse"])
+        .arg(wh.path())
+        .output()
+        .unwrap();
+    let html = String::from_utf8(html.stdout).unwrap();
+    assert!(html.contains("<p>Dry run: nothing was written. The transform was evaluated in memory over"), "{html}");
+    assert!(html.contains("<h2>net_revenue per partition</h2>") && html.contains("<svg"), "the charts are drawn");
+    assert_eq!(tree_digest(wh.path()), before, "the dry run changed the warehouse");
+}
+
+#[test]
 fn dry_run_shows_sample_rows_of_added_and_removed_keys() {
     let wh = warehouse_copy();
     let dir = tempfile::tempdir().unwrap();
@@ -118,7 +166,7 @@ fn dry_run_shows_sample_rows_of_added_and_removed_keys() {
     let out = backfill().args(["run"]).arg(&spec).args(["--format", "json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(r["classes"], serde_json::json!({"unchanged": 2184, "changed": 8190, "added": 546, "removed": 546}));
+    assert_eq!(r["rows"], serde_json::json!({"unchanged": 2184, "changed": 8190, "added": 546, "removed": 546}));
     let rows = |field: &str| -> Vec<(String, String)> {
         r[field]["rows"]
             .as_array()
@@ -128,10 +176,10 @@ fn dry_run_shows_sample_rows_of_added_and_removed_keys() {
             .collect()
     };
     let days: Vec<String> = (1..=20).map(|d| format!("2024-12-{d:02}")).collect();
-    assert_eq!(rows("added_rows"), days.iter().map(|d| (d.clone(), "21".to_string())).collect::<Vec<_>>());
-    assert_eq!(rows("removed_rows"), days.iter().map(|d| (d.clone(), "20".to_string())).collect::<Vec<_>>());
+    assert_eq!(rows("added_sample"), days.iter().map(|d| (d.clone(), "21".to_string())).collect::<Vec<_>>());
+    assert_eq!(rows("removed_sample"), days.iter().map(|d| (d.clone(), "20".to_string())).collect::<Vec<_>>());
     assert_eq!(
-        r["added_rows"]["columns"],
+        r["added_sample"]["columns"],
         serde_json::json!(["revenue_date", "merchant_id", "gross_revenue", "net_revenue"])
     );
 
@@ -164,7 +212,7 @@ fn non_deterministic_transform_is_reported() {
     let out = backfill().args(["run"]).arg(&spec).args(["--format", "json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(r["deterministic"], false);
+    assert_eq!(r["dry_run"]["deterministic"], false);
 }
 
 #[test]

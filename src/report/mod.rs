@@ -9,10 +9,15 @@
 //! range, never a sum of per-batch or per-partition values. Per-batch and per-partition
 //! values are shown too, labelled as such.
 
+mod checkpoints;
+pub mod dry_run;
 pub mod html;
 pub mod markdown;
 mod tables;
 pub mod templates;
+
+pub use checkpoints::build;
+pub use dry_run::{from_dry_run, DryRunSummary};
 
 pub use crate::reconcile::MetricTotal;
 pub use tables::comparisons;
@@ -25,23 +30,22 @@ pub fn date_list(dates: &[NaiveDate]) -> String {
         dates.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
     }
 }
-use tables::{first_rows, merge_top_changes};
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::plan::Plan;
-use crate::reconcile::gates::{self, GateKind, Outlier};
-use crate::reconcile::{Checkpoint, Table};
-use crate::reconcile::{Gate, MetricPair, PartitionResult, RangeReconciliation, Reconciliation, RowClasses};
-use crate::state::BatchState;
+use crate::reconcile::gates::{self, Outlier};
+use crate::reconcile::Table;
+use crate::reconcile::{Gate, MetricPair, PartitionResult, RowClasses};
 
 /// Version of the JSON report's shape; bumped on incompatible changes. 2: exact metric
 /// values (decimal strings), whole-range metrics from `range.json`, gate verdicts,
 /// per-batch metrics, value comparison rules.
 pub const SCHEMA_VERSION: u32 = 2;
 
-/// The report of one backfill.
+/// The report of one backfill: of its run (built from the checkpoints, [`build`]) or of
+/// its dry run ([`from_dry_run`]). One model, rendered as text, JSON, Markdown and HTML.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     /// [`SCHEMA_VERSION`].
@@ -95,6 +99,64 @@ pub struct Report {
     pub downstream: Vec<String>,
     /// Every reconciled partition, ascending (the charts' data).
     pub partitions: Vec<PartitionResult>,
+    /// For a dry run's report: what was evaluated and how sure its figures are; `None`
+    /// for the report of a run.
+    pub dry_run: Option<DryRunSummary>,
+}
+
+impl Report {
+    /// The report of `plan` under `fingerprint` before any figure is in: the scope, the
+    /// spec's metrics, skipped partitions and dependents; no batch done, no gate, no row.
+    fn frame(plan: &Plan, fingerprint: &str) -> Report {
+        let spec = &plan.spec;
+        Report {
+            schema_version: SCHEMA_VERSION,
+            backfill_id: spec.backfill_id.clone(),
+            owner: spec.owner.clone(),
+            reason: spec.reason.clone(),
+            scope: Scope {
+                table: spec.target.table.to_string(),
+                shadow: spec.target.shadow.to_string(),
+                view: spec.target.view.to_string(),
+                partition_key: spec.target.partition_key.clone(),
+                start: spec.source_range.start,
+                end: spec.source_range.end,
+                partitions: plan.partitions.len(),
+            },
+            fingerprint: fingerprint.to_string(),
+            batches: plan.batches.len() as u32,
+            batches_done: 0,
+            batches_failed: Vec::new(),
+            complete: false,
+            gates: Vec::new(),
+            metric_definitions: spec.validation.metrics.clone(),
+            metrics: Vec::new(),
+            metrics_pending: None,
+            batch_metrics: Vec::new(),
+            comparisons: comparisons(plan),
+            rows: RowClasses::default(),
+            outliers: Vec::new(),
+            top_changes: Table::default(),
+            unchanged_sample: Table::default(),
+            added_sample: Table::default(),
+            removed_sample: Table::default(),
+            skipped: Skipped {
+                excluded: spec.source_range.exclude.iter().copied().collect(),
+                without_source: plan.without_source.clone(),
+            },
+            downstream: plan.downstream.iter().map(|d| d.to_string()).collect(),
+            partitions: Vec::new(),
+            dry_run: None,
+        }
+    }
+
+    /// Set the reconciled partitions (sorted here), their row classes and outliers.
+    fn set_partitions(&mut self, plan: &Plan, mut partitions: Vec<PartitionResult>) {
+        partitions.sort_by_key(|p| p.partition);
+        self.rows = RowClasses::of(&partitions);
+        self.outliers = gates::outliers(&plan.spec, &partitions);
+        self.partitions = partitions;
+    }
 }
 
 /// The corrected scope.
@@ -136,139 +198,4 @@ pub struct BatchMetrics {
     pub last: NaiveDate,
     /// Each metric over the batch's rows, in spec order.
     pub metrics: Vec<MetricPair>,
-}
-
-/// Build the report of `plan` from its checkpoints (those under `fingerprint` count) and
-/// its whole-range record, if one was computed under `fingerprint` after them.
-pub fn build(
-    plan: &Plan,
-    fingerprint: &str,
-    checkpoints: &[Checkpoint],
-    range: Option<&RangeReconciliation>,
-) -> Report {
-    let spec = &plan.spec;
-    let current: Vec<&Checkpoint> = checkpoints.iter().filter(|c| c.fingerprint == fingerprint).collect();
-    let done: Vec<&Checkpoint> = current.iter().copied().filter(|c| c.state == BatchState::Done).collect();
-    let reconciled: Vec<&Checkpoint> = current.clone();
-    let mut partitions: Vec<PartitionResult> =
-        reconciled.iter().flat_map(|c| c.outcome.reconciliation.partitions.iter().cloned()).collect();
-    partitions.sort_by_key(|p| p.partition);
-    let rows = RowClasses::of(&partitions);
-    let complete = done.len() == plan.batches.len();
-    let last_batch = done.iter().map(|c| c.finished_at).max();
-    let range = range.filter(|r| complete && r.covers(fingerprint, last_batch));
-
-    // One line per gate name: failed if any batch failed it (the first failure named).
-    let mut gate_list: Vec<Gate> = Vec::new();
-    for c in &reconciled {
-        for g in &c.outcome.gates {
-            let named = |g: &Gate| Gate { detail: format!("batch {}: {}", c.batch, g.detail), ..g.clone() };
-            match gate_list.iter_mut().find(|x| x.name == g.name) {
-                None => gate_list.push(if g.passed() { g.clone() } else { named(g) }),
-                Some(x) if x.passed() && !g.passed() => *x = named(g),
-                Some(_) => {}
-            }
-        }
-    }
-    for g in gate_list.iter_mut().filter(|g| g.passed()) {
-        match &g.name {
-            GateKind::RowCount => {
-                g.detail = format!(
-                    "{} partitions within {}",
-                    crate::number::count(partitions.len() as u64),
-                    spec.validation.row_count_tolerance
-                )
-            }
-            GateKind::BatchExpectedDelta(metric) => {
-                if let Some(e) =
-                    spec.validation.metrics.iter().find(|m| &m.name == metric).and_then(|m| m.batch_expected_delta)
-                {
-                    g.detail = format!("each of {} batches: {metric} inside {e}", reconciled.len());
-                }
-            }
-            _ => {}
-        }
-    }
-    if let Some(r) = range {
-        gate_list.extend(r.gates.iter().cloned());
-    }
-
-    let metrics = range.map_or_else(Vec::new, |r| MetricTotal::over_range(spec, r));
-    let metrics_pending = match (range, complete) {
-        (Some(_), _) => None,
-        (None, false) => Some(format!(
-            "computed when the last batch is done ({} of {} batches done)",
-            done.len(),
-            plan.batches.len()
-        )),
-        (None, true) => {
-            Some("every batch is done but the whole range was not computed: rerun `backfill run SPEC --execute`".into())
-        }
-    };
-    let batch_metrics = reconciled
-        .iter()
-        .filter(|c| !c.partitions.is_empty())
-        .map(|c| BatchMetrics {
-            batch: c.batch,
-            first: c.partitions[0],
-            last: c.partitions[c.partitions.len() - 1],
-            metrics: c.outcome.reconciliation.batch_metrics.clone(),
-        })
-        .collect();
-
-    let limit = spec.validation.sample_rows as usize;
-    let top_changes = merge_top_changes(
-        reconciled.iter().map(|c| &c.outcome.reconciliation.top_changes),
-        crate::render::order_column(plan).as_deref(),
-        limit,
-    );
-    let sample = |pick: fn(&Reconciliation) -> &Table| {
-        first_rows(reconciled.iter().map(|c| pick(&c.outcome.reconciliation)), limit)
-    };
-    let unchanged_sample = sample(|r| &r.unchanged_sample);
-    let added_sample = sample(|r| &r.added_sample);
-    let removed_sample = sample(|r| &r.removed_sample);
-
-    Report {
-        schema_version: SCHEMA_VERSION,
-        backfill_id: spec.backfill_id.clone(),
-        owner: spec.owner.clone(),
-        reason: spec.reason.clone(),
-        scope: Scope {
-            table: spec.target.table.to_string(),
-            shadow: spec.target.shadow.to_string(),
-            view: spec.target.view.to_string(),
-            partition_key: spec.target.partition_key.clone(),
-            start: spec.source_range.start,
-            end: spec.source_range.end,
-            partitions: plan.partitions.len(),
-        },
-        fingerprint: fingerprint.to_string(),
-        batches: plan.batches.len() as u32,
-        batches_done: done.len() as u32,
-        batches_failed: current
-            .iter()
-            .filter(|c| c.state == BatchState::Failed)
-            .map(|c| (c.batch, c.reason.clone().unwrap_or_default()))
-            .collect(),
-        complete,
-        gates: gate_list,
-        metric_definitions: spec.validation.metrics.clone(),
-        metrics,
-        metrics_pending,
-        batch_metrics,
-        comparisons: comparisons(plan),
-        rows,
-        outliers: gates::outliers(spec, &partitions),
-        top_changes,
-        unchanged_sample,
-        added_sample,
-        removed_sample,
-        skipped: Skipped {
-            excluded: spec.source_range.exclude.iter().copied().collect(),
-            without_source: plan.without_source.clone(),
-        },
-        downstream: plan.downstream.iter().map(|d| d.to_string()).collect(),
-        partitions,
-    }
 }

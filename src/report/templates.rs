@@ -4,7 +4,8 @@
 //!
 //! Filters: `number` (an exact or float value for people, `NULL` for none), `percent`
 //! (`+12.46 %`, `n/a`), `thousands` (`2,184`), `change` (a [`MetricPair`]'s delta in
-//! percent), `delta_range` (an expected range, empty for none), `verdict` (`pass`, `FAIL`,
+//! percent), `delta_range` (an expected range, empty for none), `interval` (a sample's 95 %
+//! interval in percent, ` (95 %: -1.2 % to -0.9 %)`, empty for none), `verdict` (`pass`, `FAIL`,
 //! `UNCERTAIN`), `dates` (a date list, `none` when empty) and `cell` (a Markdown table
 //! cell with `|` and line breaks escaped). `.html.j2` templates escape text for HTML.
 
@@ -50,6 +51,9 @@ fn environment() -> Result<Environment<'static>, TemplateError> {
     env.add_filter("thousands", |n: u64| count(n));
     env.add_filter("change", |pair: ViaDeserialize<MetricPair>| percent(pair.0.percent()));
     env.add_filter("delta_range", delta_range);
+    env.add_filter("interval", |i: ViaDeserialize<Option<[f64; 2]>>| {
+        i.0.map_or(String::new(), |[lo, hi]| format!(" (95 %: {} to {})", percent(Some(lo)), percent(Some(hi))))
+    });
     env.add_filter("verdict", |v: ViaDeserialize<Verdict>| v.0.word());
     env.add_filter("dates", |d: ViaDeserialize<Vec<NaiveDate>>| super::date_list(&d.0));
     env.add_filter("cell", |text: &str| text.replace('|', "\\|").replace('\n', " "));

@@ -62,6 +62,7 @@ fn report() -> Report {
         skipped: Skipped { excluded: vec![date("2024-12-03")], without_source: Vec::new() },
         downstream: Vec::new(),
         partitions: Vec::new(),
+        dry_run: None,
     }
 }
 

@@ -8,10 +8,10 @@ fn the_dry_run_is_exact_under_its_budget_and_brackets_the_truth_over_it() {
     let (wh, dir) = fixture(&SeasonalOptions::default());
     let spec = seasonal_spec(dir.path(), wh.path(), &[]);
     let dry = json(cli(&["run", "--format", "json"], &spec));
-    assert_eq!(dry["coverage"], "whole_range");
+    assert_eq!(dry["dry_run"]["coverage"], "whole_range");
     let tiny = json(cli(&["run", "--format", "json", "--dry-run-budget", "1KiB"], &spec));
-    assert_eq!(tiny["coverage"], "sample");
-    assert_eq!(tiny["evaluated"].as_array().unwrap().len(), 48, "two partitions in each of 24 months");
+    assert_eq!(tiny["dry_run"]["coverage"], "sample");
+    assert_eq!(tiny["dry_run"]["evaluated"].as_array().unwrap().len(), 48, "two partitions in each of 24 months");
     ok(cli(&["run", "--execute"], &spec));
     let report = json(cli(&["report", "--format", "json"], &spec));
     for (i, (name, sql, exact)) in METRICS.iter().enumerate() {

@@ -9,10 +9,10 @@ use backfill::execute::run::ExecuteOptions;
 use backfill::execute::session::SessionOptions;
 use backfill::layout;
 use backfill::number::{count, or_null, percent};
-use backfill::reconcile::dry_run::{dry_run, Coverage, DryRun, DryRunOptions, DEFAULT_SAMPLE};
+use backfill::reconcile::dry_run::{dry_run, Coverage, DryRunOptions, DEFAULT_SAMPLE};
 use backfill::reconcile::{BatchOutcome, BatchReconciler};
 use backfill::render::Templates;
-use backfill::report::date_list;
+use backfill::report::{self, date_list, DryRunSummary, Report};
 use backfill::Error;
 
 use crate::cli::common::{bytes, compile, print, Global};
@@ -29,6 +29,8 @@ use crate::cli::progress::Reporter;
 /// least two per month) is evaluated and each delta is an estimate with a 95 % bootstrap
 /// interval, its gate PASS, FAIL or UNCERTAIN. Reports excluded partitions, partitions
 /// with no source data and non-determinism (the two evaluations differ). Writes nothing.
+/// --format md or html prints the same report `backfill report` gives after a run, for a
+/// reviewer to read before anything is written.
 ///
 /// With --execute, writes the shadow table batch by batch instead: each batch is
 /// written to a staging prefix, committed into the shadow's partitions (replacing any
@@ -85,8 +87,13 @@ fn parse_size(text: &str) -> Result<u64, String> {
 enum Format {
     /// For people.
     Text,
-    /// For machines.
+    /// For machines: the report's JSON (as `backfill report --format json`, with its
+    /// `dry_run` section).
     Json,
+    /// The report as Markdown, for a pull request or ticket, before anything runs.
+    Md,
+    /// The report as one self-contained HTML page with charts, before anything runs.
+    Html,
 }
 
 pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
@@ -103,10 +110,13 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
     }
     let templates = Templates::new(args.templates.as_deref());
     let options = DryRunOptions { budget: args.dry_run_budget, sample: args.sample, session: opts };
-    let report = dry_run(&c.plan, &c.warehouse, &templates, &options).await?;
+    let found = dry_run(&c.plan, &c.warehouse, &templates, &options).await?;
+    let r = report::from_dry_run(&c.plan, &c.rendered.fingerprint, found);
     match args.format {
-        Format::Json => print(&(serde_json::to_string_pretty(&report).expect("serializes") + "\n")),
-        Format::Text => print(&text(&report, &c.plan, &args, global)),
+        Format::Json => print(&(serde_json::to_string_pretty(&r).expect("serializes") + "\n")),
+        Format::Text => print(&r.dry_run.as_ref().map(|d| text(&r, d, &c.plan, &args, global)).unwrap_or_default()),
+        Format::Md => print(&report::markdown::render(&r)?),
+        Format::Html => print(&report::html::render(&r)?),
     }
 }
 
@@ -157,13 +167,14 @@ async fn execute(args: &Args, c: &crate::cli::common::Compiled, session: Session
     ))
 }
 
-fn text(r: &DryRun, plan: &backfill::plan::Plan, args: &Args, global: &Global) -> String {
-    let c = &r.classes;
+/// The dry run's report as text for a terminal.
+fn text(r: &Report, d: &DryRunSummary, plan: &backfill::plan::Plan, args: &Args, global: &Global) -> String {
+    let c = &r.rows;
     let mut o = String::new();
     let _ = writeln!(o, "dry run of {}: nothing was written", plan.spec.backfill_id);
-    let (partitions, estimated, budget) = (count(r.partitions as u64), bytes(r.estimated_bytes), bytes(r.budget));
+    let (partitions, estimated, budget) = (count(r.scope.partitions as u64), bytes(d.estimated_bytes), bytes(d.budget));
     let mut facts: Vec<(String, String)> = Vec::new();
-    match r.coverage {
+    match d.coverage {
         Coverage::WholeRange => {
             let scan = format!("estimated scan {estimated} fits the budget {budget}");
             facts.push((
@@ -172,7 +183,7 @@ fn text(r: &DryRun, plan: &backfill::plan::Plan, args: &Args, global: &Global) -
             ));
         }
         Coverage::Sample => {
-            let n = r.evaluated.len();
+            let n = d.evaluated.len();
             facts.push((
                 "evaluated".into(),
                 format!(
@@ -181,7 +192,7 @@ fn text(r: &DryRun, plan: &backfill::plan::Plan, args: &Args, global: &Global) -
                      the budget {budget}): the deltas are estimates"
                 ),
             ));
-            facts.push(("sampled".into(), date_list(&r.evaluated)));
+            facts.push(("sampled".into(), date_list(&d.evaluated)));
         }
     }
     let rows = format!(
@@ -201,8 +212,8 @@ fn text(r: &DryRun, plan: &backfill::plan::Plan, args: &Args, global: &Global) -
                 percent(Some(p)),
                 percent(Some(lo)),
                 percent(Some(hi)),
-                r.evaluated.len(),
-                count(r.partitions as u64)
+                d.evaluated.len(),
+                count(r.scope.partitions as u64)
             ),
         };
         let over = if m.interval.is_some() { " over the sample" } else { "" };
@@ -221,9 +232,9 @@ fn text(r: &DryRun, plan: &backfill::plan::Plan, args: &Args, global: &Global) -
         let (old, new) = (or_null(m.old.as_ref()), or_null(m.new.as_ref()));
         facts.push((m.name.clone(), format!("{old} → {new}{over} ({delta}){verdict}")));
     }
-    facts.push(("excluded".into(), date_list(&r.excluded)));
-    facts.push(("without source".into(), date_list(&r.without_source)));
-    let det = if r.deterministic {
+    facts.push(("excluded".into(), date_list(&r.skipped.excluded)));
+    facts.push(("without source".into(), date_list(&r.skipped.without_source)));
+    let det = if d.deterministic {
         "yes: two evaluations gave identical rows"
     } else {
         "NO: two evaluations of the same partitions differ; make the transform deterministic before running it"
@@ -239,15 +250,15 @@ fn text(r: &DryRun, plan: &backfill::plan::Plan, args: &Args, global: &Global) -
     }
     let limit = plan.spec.validation.sample_rows;
     for (title, rows) in [
-        ("largest changes", &r.changed_rows),
-        ("unchanged rows", &r.unchanged_rows),
-        ("added rows", &r.added_rows),
-        ("removed rows", &r.removed_rows),
+        ("largest changes", &r.top_changes),
+        ("unchanged rows", &r.unchanged_sample),
+        ("added rows", &r.added_sample),
+        ("removed rows", &r.removed_sample),
     ] {
         let _ = writeln!(o, "\n{title} (up to {limit}):");
         o.push_str(&if rows.rows.is_empty() { "  none\n".to_string() } else { rows.to_text(2) });
     }
-    let e = &r.estimate;
+    let e = &d.estimate;
     let _ = writeln!(
         o,
         "\nfull run: {} partitions in {} batches; estimated {} source rows, {} read",

@@ -24,7 +24,6 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
-use super::Table;
 use crate::catalog;
 use crate::error::engine;
 use crate::execute::engine::DataFusionEngine;
@@ -32,7 +31,7 @@ use crate::execute::output;
 use crate::execute::session::{self, SessionOptions};
 use crate::plan::{Batch, Estimate, Plan};
 use crate::reconcile::MetricTotal;
-use crate::reconcile::{self, gates, gates::Outlier, Gate, GateKind, RangeReconciliation, RowClasses};
+use crate::reconcile::{self, gates, Gate, GateKind, RangeReconciliation, Reconciliation};
 use crate::render::{StatementRenderer, Step, Templates};
 use crate::spec::TableName;
 use crate::warehouse::Warehouse;
@@ -65,8 +64,10 @@ pub enum Coverage {
     Sample,
 }
 
-/// What the dry run found.
-#[derive(Debug, Clone, Serialize)]
+/// What the dry run found: the reconciliation of the evaluated partitions against the
+/// base, each metric, and the gates. The report stage turns it into the one report model
+/// (`report::dry_run`), which the CLI prints.
+#[derive(Debug, Clone)]
 pub struct DryRun {
     /// The whole range, or a sample of it.
     pub coverage: Coverage,
@@ -76,33 +77,16 @@ pub struct DryRun {
     pub budget: u64,
     /// The partitions evaluated, ascending.
     pub evaluated: Vec<NaiveDate>,
-    /// Partitions in the range.
-    pub partitions: usize,
-    /// Row classes over the evaluated partitions.
-    pub classes: RowClasses,
+    /// The evaluated rows against the base: per partition, samples of each row class and
+    /// the largest changes (at most `sample_rows` each).
+    pub reconciliation: Reconciliation,
     /// Each metric, as the report shows it (with an interval over a sample).
     pub metrics: Vec<MetricTotal>,
-    /// The largest changes (at most `sample_rows`).
-    pub changed_rows: Table,
-    /// Rows the correction leaves as they are (at most `sample_rows`).
-    pub unchanged_rows: Table,
-    /// Rows the transform adds: keys only in its output (at most `sample_rows`).
-    pub added_rows: Table,
-    /// Rows the transform removes: keys only in the base (at most `sample_rows`).
-    pub removed_rows: Table,
-    /// Partitions in the range the spec excludes.
-    pub excluded: Vec<NaiveDate>,
-    /// Partitions to recompute for which no source table has a partition.
-    pub without_source: Vec<NaiveDate>,
     /// False when two evaluations of the same partitions gave different rows.
     pub deterministic: bool,
     /// Every gate on the evaluated partitions (`batch_expected_delta` aside: batches are
     /// not evaluated one by one), then each `expected_delta`.
     pub gates: Vec<Gate>,
-    /// Evaluated partitions whose own delta lies far outside the expected range.
-    pub outliers: Vec<Outlier>,
-    /// The estimate for the full run.
-    pub estimate: Estimate,
 }
 
 /// The in-memory table the evaluated rows are registered as.
@@ -215,20 +199,11 @@ pub async fn dry_run(
         coverage,
         estimated_bytes,
         budget: opts.budget,
-        partitions: plan.partitions.len(),
-        classes: RowClasses::of(&reconciliation.partitions),
-        metrics,
-        changed_rows: reconciliation.top_changes.clone(),
-        unchanged_rows: reconciliation.unchanged_sample.clone(),
-        added_rows: reconciliation.added_sample.clone(),
-        removed_rows: reconciliation.removed_sample.clone(),
-        excluded: spec.source_range.exclude.iter().copied().collect(),
-        without_source: plan.without_source.clone(),
-        deterministic,
-        outliers: gates::outliers(spec, &reconciliation.partitions),
-        gates,
         evaluated,
-        estimate: plan.estimate(),
+        reconciliation,
+        metrics,
+        deterministic,
+        gates,
     })
 }
 
