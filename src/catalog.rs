@@ -15,9 +15,9 @@ use crate::warehouse::{Warehouse, WarehouseError};
 /// Folder of catalog versions under the warehouse root.
 pub const CATALOG_PREFIX: &str = "_catalog";
 
-/// One committed catalog version.
+/// One committed catalog version. Fields this release does not know (written by a newer
+/// one) are kept, and carried into the next version: the catalog is forward compatible.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct CatalogVersion {
     /// N of `v{N:08}.json`; 0 when the warehouse has no catalog yet.
     pub version: u64,
@@ -37,6 +37,9 @@ pub struct CatalogVersion {
     /// so a missing row can be rebuilt from the catalog.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release: Option<Release>,
+    /// Fields of a newer release, kept as they were.
+    #[serde(flatten)]
+    pub unknown: serde_json::Map<String, serde_json::Value>,
 }
 
 impl CatalogVersion {
@@ -67,7 +70,6 @@ impl std::fmt::Display for ReleaseAction {
 
 /// One release: a row of `governance.data_releases` (DESIGN.md, release ledger).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Release {
     /// The consumer view, `schema.view`.
     pub dataset: String,
@@ -99,7 +101,6 @@ pub struct Release {
 
 /// A view definition.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct View {
     /// The view's SELECT, as DataFusion SQL.
     pub sql: String,
@@ -122,7 +123,10 @@ pub enum CatalogError {
         version: u64,
     },
     /// A version file is not valid catalog JSON (exit 3).
-    #[error("catalog version `{path}` is corrupt: {message}")]
+    #[error(
+        "catalog version `{path}` is damaged: {message}\n  \
+         fix: restore it from a copy of the warehouse; versions are immutable, never edit one by hand"
+    )]
     Corrupt {
         /// Object path of the version.
         path: String,

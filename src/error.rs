@@ -62,6 +62,17 @@ pub enum Error {
         /// The parser's message.
         message: String,
     },
+    /// A state file of a backfill (`_backfills/<id>/…`) is damaged: truncated, not JSON,
+    /// or not the shape this release reads.
+    #[error("`{path}` is damaged: {problem}\n  fix: {fix}")]
+    DamagedState {
+        /// Object path.
+        path: String,
+        /// The parser's message.
+        problem: String,
+        /// How to repair it, by the file's kind.
+        fix: String,
+    },
     /// A statement's result lacks a column that backfill reads: a template (or its
     /// `--templates` override) renamed or dropped it. Never read as 0.
     #[error(
@@ -106,6 +117,7 @@ impl Error {
             | Error::Catalog(_)
             | Error::Engine(_)
             | Error::Corrupt { .. }
+            | Error::DamagedState { .. }
             | Error::Timeout(_)
             | Error::Io { .. } => ErrorKind::Runtime,
         }

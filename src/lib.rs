@@ -18,6 +18,7 @@
 
 pub mod build_info;
 pub mod catalog;
+pub mod clock;
 pub mod error;
 pub mod execute;
 pub mod failpoint;

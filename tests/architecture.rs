@@ -12,6 +12,7 @@ const LAYERS: &[&str] = &[
     // Shared leaves that import nothing of ours.
     "number",
     "failpoint",
+    "clock",
     "sql",
     "build_info",
     "layout",

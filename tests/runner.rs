@@ -9,6 +9,7 @@ mod demo;
 mod dry_run;
 mod execute;
 mod executed;
+mod faults;
 mod help;
 mod numbers;
 mod plan_cli;

@@ -16,16 +16,27 @@ use super::checks::{Checked, Checks};
 use super::engine::Engine;
 use super::output;
 use super::progress::{Finished, Progress};
+use crate::clock;
 use crate::error::store_err;
+use crate::failpoint;
 use crate::plan::transform::TransformTemplate;
 use crate::plan::{Batch, Plan};
 use crate::render::RenderedPlan;
-use crate::state::{self, BackfillDir, BatchState, Checkpoint, Lease, Timings};
+use crate::state::{self, BackfillDir, BatchState, Checkpoint, HeldLease, ObjectVersion, Timings};
 use crate::warehouse::Warehouse;
 use crate::Error;
 
 /// How long a lease lasts before another run may take it over; renewed after each batch.
 pub const LEASE_TTL_MINUTES: i64 = 60;
+
+/// What a batch's write did, for its checkpoint (all zero and empty when it failed first).
+#[derive(Default)]
+struct Written {
+    rows_written: u64,
+    bytes_scanned: u64,
+    timings: Timings,
+    sources: Vec<ObjectVersion>,
+}
 
 /// What every batch of one run shares.
 pub(super) struct BatchRunner<C: Checks> {
@@ -35,32 +46,66 @@ pub(super) struct BatchRunner<C: Checks> {
     pub(super) engine: Arc<dyn Engine>,
     pub(super) checks: Arc<C>,
     pub(super) dir: BackfillDir,
-    pub(super) lease: Lease,
+    /// This run's lease: checked before every commit, renewed after every batch.
+    pub(super) lease: tokio::sync::Mutex<HeldLease>,
     pub(super) progress: Arc<dyn Progress>,
     /// Held while a batch commits and the engine forgets the shadow's cached listing.
     pub(super) shadow_lock: tokio::sync::Mutex<()>,
 }
 
 impl<C: Checks> BatchRunner<C> {
-    async fn wait_for_live_pipeline(&self) -> Result<(), Error> {
-        let Some(marker) = &self.plan.spec.execution.live_pipeline_marker else { return Ok(()) };
+    /// Wait while the live pipeline's marker exists, renewing the lease every minute, for
+    /// at most `live_pipeline_max_wait`.
+    ///
+    /// Errors: [`Error::Timeout`] (exit 3) when the wait gives up: nothing of `batch` was
+    /// written, and a rerun resumes here; a lost lease (exit 4); store failures.
+    async fn wait_for_live_pipeline(&self, batch: &Batch) -> Result<(), Error> {
+        let execution = &self.plan.spec.execution;
+        let Some(marker) = &execution.live_pipeline_marker else { return Ok(()) };
         let path = ObjectPath::from(marker.as_str());
-        let mut told = false;
+        let started = Instant::now();
+        // Renewed when the wait begins (the marker may have been there a while) and each minute.
+        let mut renewed: Option<Instant> = None;
         loop {
             match self.wh.store().head(&path).await {
                 Err(object_store::Error::NotFound { .. }) => return Ok(()),
                 Err(e) => return Err(store_err(&self.wh, e)),
+                Ok(_) if started.elapsed() >= execution.live_pipeline_max_wait => {
+                    return Err(Error::Timeout(format!(
+                        "stopped before batch {}: the live pipeline marker {marker} was still there after {} \
+                         (execution.live_pipeline_max_wait); nothing of this batch was written\n  \
+                         fix: rerun when the live pipeline is done; done batches are kept",
+                        batch.number,
+                        humantime::format_duration(execution.live_pipeline_max_wait)
+                    )))
+                }
                 Ok(_) => {
-                    if !told {
+                    if renewed.is_none() {
                         self.progress.waiting(&format!(
-                            "live pipeline marker {marker} exists: waiting for the live pipeline to finish"
+                            "live pipeline marker {marker} exists: waiting for the live pipeline to finish \
+                             (at most {}; the run lease is renewed meanwhile)",
+                            humantime::format_duration(execution.live_pipeline_max_wait)
                         ));
-                        told = true;
+                    }
+                    if renewed.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+                        self.renew().await?;
+                        renewed = Some(Instant::now());
                     }
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }
         }
+    }
+
+    /// The fence: fail unless this run still holds the lease.
+    async fn fence(&self) -> Result<(), Error> {
+        self.lease.lock().await.check(&self.wh).await
+    }
+
+    /// Move the lease's expiry on (fenced).
+    async fn renew(&self) -> Result<(), Error> {
+        let ttl = chrono::Duration::minutes(LEASE_TTL_MINUTES);
+        self.lease.lock().await.renew(&self.wh, clock::now(), ttl).await
     }
 
     /// Move the staged files of each partition into the shadow, then delete what older
@@ -70,6 +115,8 @@ impl<C: Checks> BatchRunner<C> {
         let key = &spec.target.partition_key;
         let store = self.wh.store();
         let staging = self.dir.staging(batch.number);
+        failpoint::hit(&format!("batch-{}-before-commit", batch.number));
+        self.fence().await?;
         let staged: Vec<_> = store.list(Some(&staging)).try_collect().await.map_err(|e| store_err(&self.wh, e))?;
         for day in &batch.partitions {
             let folder = format!("{key}={day}");
@@ -79,6 +126,7 @@ impl<C: Checks> BatchRunner<C> {
                 let to = ObjectPath::from(format!("{target}/{ours}{i:03}.parquet"));
                 store.rename(&file.location, &to).await.map_err(|e| store_err(&self.wh, e))?;
             }
+            failpoint::hit(&format!("batch-{}-mid-commit", batch.number));
             let existing: Vec<_> = store
                 .list(Some(&ObjectPath::from(target.as_str())))
                 .try_collect()
@@ -94,23 +142,31 @@ impl<C: Checks> BatchRunner<C> {
         state::delete_prefix(&self.wh, &staging).await
     }
 
-    /// Run one batch. A statement that outlives `query_timeout` leaves a failed checkpoint
-    /// saying so (the batch is redone on the next run) and stops the run.
+    /// Run one batch. Any error but a lost lease leaves a failed checkpoint with its
+    /// text (the batch is redone on the next run) and stops the run; a failed gate is
+    /// checkpointed as failed by the batch itself.
     pub(super) async fn run(&self, batch: &Batch, attempt: u32) -> Result<Checkpoint<C::Outcome>, Error> {
-        self.wait_for_live_pipeline().await?;
+        self.wait_for_live_pipeline(batch).await?;
         self.progress.batch_started(batch);
         let started_at: DateTime<Utc> = Utc::now();
         match self.attempt(batch, attempt, started_at).await {
-            Err(e @ Error::Timeout(_)) => {
-                let failed = Checked {
-                    failures: vec![e.to_string().lines().next().unwrap_or_default().to_string()],
-                    ..Default::default()
-                };
-                let checkpoint = self.checkpoint(batch, attempt, started_at, (0, 0), Timings::default(), failed);
+            Ok(checkpoint) => match &checkpoint.reason {
+                None => Ok(checkpoint),
+                Some(reason) => Err(Error::Gate(format!(
+                    "batch {} failed its gate: {reason}; the shadow and checkpoints are kept for inspection\n  \
+                     fix: correct the spec and rerun to go on",
+                    batch.number
+                ))),
+            },
+            // A run that lost its lease writes nothing more, not even a failed checkpoint.
+            Err(e @ Error::Conflict(_)) => Err(e),
+            Err(e) => {
+                let failed = Checked { failures: vec![e.to_string()], ..Default::default() };
+                let checkpoint = self.checkpoint(batch, attempt, started_at, Written::default(), failed);
+                self.fence().await?;
                 state::write_json(&self.wh, &self.dir.checkpoint(batch.number), &checkpoint).await?;
                 Err(e)
             }
-            other => other,
         }
     }
 
@@ -119,10 +175,10 @@ impl<C: Checks> BatchRunner<C> {
         batch: &Batch,
         attempt: u32,
         started_at: DateTime<Utc>,
-        (rows_written, bytes_scanned): (u64, u64),
-        timings: Timings,
+        written: Written,
         checked: Checked<C::Outcome>,
     ) -> Checkpoint<C::Outcome> {
+        let Written { rows_written, bytes_scanned, timings, sources } = written;
         let reason = (!checked.failures.is_empty()).then(|| checked.failures.join("; "));
         Checkpoint {
             batch: batch.number,
@@ -137,6 +193,7 @@ impl<C: Checks> BatchRunner<C> {
             timings,
             outcome: checked.outcome,
             base_files: checked.base_files,
+            sources,
             reason,
         }
     }
@@ -154,6 +211,8 @@ impl<C: Checks> BatchRunner<C> {
             .batch(batch.number)
             .ok_or_else(|| Error::Usage(format!("batch {} is not in the plan", batch.number)))?;
         state::delete_prefix(&self.wh, &self.dir.staging(batch.number)).await?;
+        // Listed before the write reads them: a change after this is caught on resume.
+        let sources = super::drift::batch_sources(&self.plan, &self.wh, &batch.partitions).await?;
         // The write keeps only rows of the batch's partitions, so a NULL key would vanish
         // silently; refuse it instead, before anything of this batch is written.
         let transform = TransformTemplate::compile(spec)?.render(spec, &batch.partitions)?;
@@ -189,19 +248,16 @@ impl<C: Checks> BatchRunner<C> {
             "batch written, committed and checked"
         );
         let timings = Timings { write_ms, commit_ms, reconcile_ms };
-        let checkpoint =
-            self.checkpoint(batch, attempt, started_at, (rows_written, written.bytes_scanned), timings, checked);
+        let written = Written { rows_written, bytes_scanned: written.bytes_scanned, timings, sources };
+        let checkpoint = self.checkpoint(batch, attempt, started_at, written, checked);
+        failpoint::hit(&format!("batch-{}-before-checkpoint", batch.number));
+        self.fence().await?;
         state::write_json(&self.wh, &self.dir.checkpoint(batch.number), &checkpoint).await?;
-        let renewed =
-            Lease { expires_at: Utc::now() + chrono::Duration::minutes(LEASE_TTL_MINUTES), ..self.lease.clone() };
-        state::write_json(&self.wh, &self.dir.lock(), &renewed).await?;
+        failpoint::hit(&format!("batch-{}-after-checkpoint", batch.number));
+        self.renew().await?;
         self.progress.batch_finished(&Finished::of(&checkpoint), started.elapsed());
-        if let Some(reason) = &checkpoint.reason {
-            return Err(Error::Gate(format!(
-                "batch {} failed its gate: {reason}; the shadow and checkpoints are kept for inspection\n  \
-                 fix: correct the spec and rerun to go on",
-                batch.number
-            )));
+        if checkpoint.reason.is_some() {
+            return Ok(checkpoint);
         }
         if !spec.execution.pause_between_batches.is_zero() {
             tokio::time::sleep(spec.execution.pause_between_batches).await;

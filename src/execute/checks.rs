@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::engine::Engine;
 use crate::plan::Batch;
 use crate::render::BatchStatements;
-use crate::state::BaseFile;
+use crate::state::ObjectVersion;
 use crate::Error;
 
 /// What the checks found about one committed batch.
@@ -19,7 +19,7 @@ pub struct Checked<O> {
     pub outcome: O,
     /// The base files of the batch's partitions as they were read (publish compares
     /// them with the base table when it publishes).
-    pub base_files: Vec<BaseFile>,
+    pub base_files: Vec<ObjectVersion>,
     /// One line per failed gate (`name: detail`); empty when the batch passed.
     pub failures: Vec<String>,
 }

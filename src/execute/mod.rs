@@ -8,6 +8,7 @@
 
 mod batch;
 pub mod checks;
+mod drift;
 pub mod engine;
 pub mod output;
 pub mod progress;

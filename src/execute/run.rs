@@ -12,7 +12,6 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use chrono::Utc;
 use object_store::path::Path as ObjectPath;
 
 use super::batch::{BatchRunner, LEASE_TTL_MINUTES};
@@ -22,10 +21,11 @@ use super::output;
 use super::progress::Progress;
 use super::session::{self, SessionOptions};
 use crate::catalog;
+use crate::clock;
 use crate::plan::{Batch, Plan};
 use crate::render::RenderedPlan;
 use crate::sql::view_definition;
-use crate::state::{self, BackfillDir, BatchState, Lease, PlanRecord};
+use crate::state::{self, BackfillDir, BatchState, HeldLease, PlanRecord};
 use crate::warehouse::Warehouse;
 use crate::Error;
 
@@ -94,10 +94,10 @@ pub async fn execute<C: Checks>(
         )));
     }
     let dir = BackfillDir::new(&spec.backfill_id);
-    let lease = Lease::mine(&spec.owner, Utc::now(), chrono::Duration::minutes(LEASE_TTL_MINUTES));
-    state::acquire(wh, &dir, &lease, opts.force_unlock).await?;
-    let result = execute_leased(plan, rendered, wh, opts, progress, checks, &dir, &lease).await;
-    let released = state::release(wh, &dir, &lease).await;
+    let ttl = chrono::Duration::minutes(LEASE_TTL_MINUTES);
+    let lease = state::acquire(wh, &dir, &spec.owner, clock::now(), ttl, opts.force_unlock).await?;
+    let result = execute_leased(plan, rendered, wh, opts, progress, checks, &dir, lease.clone()).await;
+    let released = lease.release(wh).await;
     let summary = result?;
     released?;
     Ok(summary)
@@ -112,12 +112,13 @@ async fn execute_leased<C: Checks>(
     progress: Arc<dyn Progress>,
     checks: Arc<C>,
     dir: &BackfillDir,
-    lease: &Lease,
+    lease: HeldLease,
 ) -> Result<RunSummary, Error> {
     let spec = &plan.spec;
-    let normalized = serde_json::to_value(spec).expect("serializes");
+    let normalized =
+        serde_json::to_value(spec).map_err(|e| Error::Usage(format!("the spec does not serialize: {e}")))?;
     match state::read_json::<PlanRecord>(wh, &dir.plan()).await? {
-        Some(prev) if prev.fingerprint == rendered.fingerprint => {}
+        Some(prev) if prev.fingerprint == rendered.fingerprint && !opts.restart => {}
         Some(prev) if !opts.restart => {
             let mut changed = Vec::new();
             diff_paths("", &prev.spec, &normalized, &mut changed);
@@ -130,13 +131,16 @@ async fn execute_leased<C: Checks>(
                 "the plan changed since this backfill's run began (fingerprint {} → {}); {what}\n  \
                  fix: restore the spec, \
                  or rerun with --restart to discard the shadow and the checkpoints and begin again",
-                &prev.fingerprint[..12],
-                &rendered.fingerprint[..12]
+                state::short_fingerprint(&prev.fingerprint),
+                state::short_fingerprint(&rendered.fingerprint)
             )));
         }
         prev => {
-            if prev.is_some() {
-                tracing::warn!("--restart: discarding the shadow and the checkpoints");
+            lease.check(wh).await?;
+            if prev.is_some() || opts.restart {
+                tracing::warn!(
+                    "--restart: discarding the shadow's partitions and the checkpoints; every batch runs again"
+                );
                 state::delete_prefix(wh, &ObjectPath::from(spec.target.shadow.prefix().trim_end_matches('/'))).await?;
                 for sub in ["batches", "staging", "sql", "range.json"] {
                     state::delete_prefix(wh, &ObjectPath::from(format!("{}/{sub}", dir.root()))).await?;
@@ -146,19 +150,18 @@ async fn execute_leased<C: Checks>(
                 fingerprint: rendered.fingerprint.clone(),
                 spec: normalized,
                 batches: plan.batches.len() as u32,
-                started_at: lease.acquired_at,
+                started_at: lease.lease().acquired_at,
             };
             state::write_json(wh, &dir.plan(), &record).await?;
         }
     }
 
-    let engine = prepare(plan, rendered, wh, dir, opts).await?;
+    let engine = prepare(plan, rendered, wh, dir, opts, &lease).await?;
     let earlier = state::checkpoints::<C::Outcome>(wh, dir).await?;
-    let done: BTreeSet<u32> = earlier
-        .iter()
-        .filter(|c| c.state == BatchState::Done && c.fingerprint == rendered.fingerprint)
-        .map(|c| c.batch)
-        .collect();
+    let done_before: Vec<_> =
+        earlier.iter().filter(|c| c.state == BatchState::Done && c.fingerprint == rendered.fingerprint).collect();
+    super::drift::check_done_batches(plan, wh, &done_before).await?;
+    let done: BTreeSet<u32> = done_before.iter().map(|c| c.batch).collect();
     let attempts = |b: u32| earlier.iter().find(|c| c.batch == b).map_or(0, |c| c.attempt);
     let pending: Vec<Batch> = plan.batches.iter().filter(|b| !done.contains(&b.number)).cloned().collect();
     let mut summary = RunSummary { skipped: done.len() as u32, ..Default::default() };
@@ -174,7 +177,7 @@ async fn execute_leased<C: Checks>(
         engine: Arc::clone(&engine),
         checks: Arc::clone(&checks),
         dir: dir.clone(),
-        lease: lease.clone(),
+        lease: tokio::sync::Mutex::new(lease),
         progress,
         shadow_lock: tokio::sync::Mutex::new(()),
     });
@@ -215,6 +218,7 @@ async fn execute_leased<C: Checks>(
     }
     outcome?;
     // Every batch is done: the checks of the whole range (DESIGN.md, numbers).
+    runner.lease.lock().await.check(wh).await?;
     engine.refresh(&plan.spec.target.shadow);
     checks.after_batches(engine.as_ref()).await?;
     Ok(summary)
@@ -232,6 +236,7 @@ async fn prepare(
     wh: &Warehouse,
     dir: &BackfillDir,
     opts: &ExecuteOptions,
+    lease: &HeldLease,
 ) -> Result<Arc<dyn Engine>, Error> {
     let spec = &plan.spec;
     let current = catalog::latest(wh).await?;
@@ -245,6 +250,7 @@ async fn prepare(
         path: format!("the rendered statement {}", rendered.prepare_view.step),
         message: format!("{message}\n  fix: the template must render one CREATE VIEW … AS <query>"),
     })?;
+    lease.check(wh).await?;
     catalog::create_view(wh, current, &spec.target.view.to_string(), &view.body).await?;
     output::check(&engine, plan, &plan.batches[0].partitions).await?;
     engine.run(&rendered.create_shadow).await?;

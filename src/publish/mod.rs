@@ -12,7 +12,7 @@ pub mod ledger;
 pub mod rollback;
 mod verify;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
@@ -26,7 +26,7 @@ use crate::plan::Plan;
 use crate::reconcile::{Checkpoint, RangeReconciliation};
 use crate::render::RenderedPlan;
 use crate::spec::{ReasonKind, Spec};
-use crate::state::{self, BackfillDir, BaseFile, BatchState, PlanRecord};
+use crate::state::{self, BackfillDir, BatchState, ObjectVersion, PlanRecord};
 use crate::warehouse::Warehouse;
 use crate::Error;
 
@@ -77,8 +77,8 @@ pub async fn publish(
         return refuse(format!(
             "the plan changed since it was executed (executed {}, now {})\n  \
              fix: restore the spec, or rerun `run --execute --restart` and review again",
-            &record.fingerprint[..12],
-            &rendered.fingerprint[..12]
+            state::short_fingerprint(&record.fingerprint),
+            state::short_fingerprint(&rendered.fingerprint)
         ));
     }
     if let Some(approved) = &opts.fingerprint {
@@ -184,28 +184,28 @@ pub async fn publish(
 async fn changed_base_partitions(
     wh: &Warehouse,
     spec: &Spec,
-    recorded: impl Iterator<Item = &BaseFile>,
+    recorded: impl Iterator<Item = &ObjectVersion>,
 ) -> Result<Vec<String>, Error> {
     let key = &spec.target.partition_key;
     let folder_of = |path: &str| path.split('/').find(|p| p.starts_with(&format!("{key}="))).map(str::to_string);
-    let mut then: BTreeSet<(String, String, u64)> = BTreeSet::new();
-    for f in recorded {
-        if let Some(folder) = folder_of(&f.path) {
-            then.insert((folder, f.path.clone(), f.size));
-        }
-    }
+    let then: BTreeMap<String, ObjectVersion> = recorded.map(|f| (f.path.clone(), f.clone())).collect();
     let folders: BTreeSet<String> = spec.source_range.partitions().iter().map(|d| format!("{key}={d}")).collect();
     let prefix = ObjectPath::from(spec.target.table.prefix().trim_end_matches('/'));
     let metas: Vec<_> = wh.store().list(Some(&prefix)).try_collect().await.map_err(|e| store_err(wh, e))?;
-    let now: BTreeSet<(String, String, u64)> = metas
-        .into_iter()
-        .filter_map(|m| {
-            let path = m.location.to_string();
-            let folder = folder_of(&path)?;
-            folders.contains(&folder).then_some((folder, path, m.size))
-        })
+    let now: BTreeMap<String, ObjectVersion> = metas
+        .iter()
+        .map(ObjectVersion::of)
+        .filter(|v| folder_of(&v.path).is_some_and(|f| folders.contains(&f)))
+        .map(|v| (v.path.clone(), v))
         .collect();
-    let changed: BTreeSet<String> = then.symmetric_difference(&now).map(|(folder, _, _)| folder.clone()).collect();
+    // A file added, removed, or rewritten (size, e_tag or version differ) since reconcile.
+    let changed: BTreeSet<String> = then
+        .iter()
+        .filter(|(path, v)| now.get(*path).is_none_or(|n| v.differs(n)))
+        .map(|(path, _)| path)
+        .chain(now.keys().filter(|path| !then.contains_key(*path)))
+        .filter_map(|path| folder_of(path))
+        .collect();
     Ok(changed.into_iter().collect())
 }
 

@@ -19,7 +19,7 @@ use crate::execute::engine::{joined, Engine};
 use crate::plan::{Batch, Plan};
 use crate::render::{BatchStatements, RenderedPlan};
 use crate::spec::TableName;
-use crate::state::{self, BackfillDir, BaseFile};
+use crate::state::{self, BackfillDir, ObjectVersion};
 use crate::warehouse::Warehouse;
 use crate::Error;
 
@@ -42,7 +42,7 @@ pub type Checkpoint = state::Checkpoint<BatchOutcome>;
 struct Loaded {
     schema: SchemaRef,
     rows: Vec<RecordBatch>,
-    files: Vec<BaseFile>,
+    files: Vec<ObjectVersion>,
 }
 
 /// Reconciliation as a run's checks. See the module documentation.
@@ -88,7 +88,12 @@ impl BatchReconciler {
             .await?;
         let mut loaded = Loaded { schema, rows: Vec::new(), files: Vec::new() };
         for part in parts {
-            loaded.files.extend(part.files.into_iter().map(|f| BaseFile { path: f.path, size: f.size }));
+            loaded.files.extend(part.files.into_iter().map(|f| ObjectVersion {
+                path: f.path,
+                size: f.size,
+                e_tag: f.e_tag,
+                version: f.version,
+            }));
             loaded.rows.extend(part.rows);
         }
         loaded.files.sort_by(|a, b| a.path.cmp(&b.path));

@@ -216,8 +216,14 @@ pub fn scope_text(plan: &Plan) -> String {
 /// The `execution` fields the fingerprint leaves out: throttles, which change how fast
 /// and how carefully a run goes but never what it writes or checks. A run can be slowed
 /// down, given a longer `query_timeout` or a larger byte budget, and resumed.
-pub const THROTTLES: [&str; 5] =
-    ["max_concurrency", "pause_between_batches", "query_timeout", "max_bytes_scanned", "live_pipeline_marker"];
+pub const THROTTLES: [&str; 6] = [
+    "max_concurrency",
+    "pause_between_batches",
+    "query_timeout",
+    "max_bytes_scanned",
+    "live_pipeline_marker",
+    "live_pipeline_max_wait",
+];
 
 /// sha256 over the tool version, the dialect, the normalized spec (JSON, defaults
 /// filled, no paths, no [`THROTTLES`]) and every statement with its step and batch. Hex,

@@ -175,6 +175,10 @@ pub struct Execution {
     pub query_timeout: Duration,
     /// Object path under the warehouse; while it exists, batches wait.
     pub live_pipeline_marker: Option<String>,
+    /// How long a batch waits for the marker to go before the run stops, resumable
+    /// (exit 3; default 6h).
+    #[serde(with = "humantime_serde_compat")]
+    pub live_pipeline_max_wait: Duration,
 }
 
 /// `validation:` — the gates.

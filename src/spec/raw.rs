@@ -83,6 +83,7 @@ pub struct RawExecution {
     pub pause_between_batches: Option<String>,
     pub query_timeout: Option<String>,
     pub live_pipeline_marker: Option<String>,
+    pub live_pipeline_max_wait: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]

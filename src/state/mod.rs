@@ -5,7 +5,7 @@
 
 mod lease;
 
-pub use lease::{acquire, host_name, release, Lease};
+pub use lease::{acquire, host_name, HeldLease, Lease};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::TryStreamExt;
@@ -32,9 +32,13 @@ impl BackfillDir {
     pub fn plan(&self) -> ObjectPath {
         ObjectPath::from(format!("{}/plan.json", self.root))
     }
-    /// `lock`.
-    pub fn lock(&self) -> ObjectPath {
-        ObjectPath::from(format!("{}/lock", self.root))
+    /// `lease/`, the run lease's generations.
+    pub fn leases(&self) -> ObjectPath {
+        ObjectPath::from(format!("{}/lease", self.root))
+    }
+    /// `lease/NNNNNNNNNN.json`, generation `generation` of the run lease.
+    pub fn lease(&self, generation: u64) -> ObjectPath {
+        ObjectPath::from(format!("{}/lease/{generation:010}.json", self.root))
     }
     /// `range.json`: the whole-range reconciliation, written when the last batch is done.
     pub fn range(&self) -> ObjectPath {
@@ -75,6 +79,12 @@ pub struct PlanRecord {
     pub started_at: DateTime<Utc>,
 }
 
+/// The first 12 characters of a plan fingerprint, for messages (all of it when shorter,
+/// e.g. in a damaged `plan.json`).
+pub fn short_fingerprint(fingerprint: &str) -> &str {
+    fingerprint.get(..12).unwrap_or(fingerprint)
+}
+
 /// Where a batch stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -96,13 +106,42 @@ pub struct Timings {
     pub reconcile_ms: f64,
 }
 
-/// A base file as it was when the batch was reconciled; publish compares against it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BaseFile {
-    /// Object path.
+/// An object as it was when a batch read it: a base file when the batch was reconciled
+/// (publish compares), or a source file when the batch was written (a resumed run
+/// compares). Two versions differ when size, e_tag or version differ: a rewrite of the
+/// same size is caught by its e_tag (the local file system's covers inode and mtime,
+/// S3's the content).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ObjectVersion {
+    /// Object path from the warehouse root.
     pub path: String,
     /// Size in bytes.
     pub size: u64,
+    /// The store's entity tag, when it gives one (absent in checkpoints of older runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e_tag: Option<String>,
+    /// The store's object version, when versioning is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+impl ObjectVersion {
+    /// The version of the object `meta` describes.
+    pub fn of(meta: &object_store::ObjectMeta) -> Self {
+        Self {
+            path: meta.location.to_string(),
+            size: meta.size,
+            e_tag: meta.e_tag.clone(),
+            version: meta.version.clone(),
+        }
+    }
+
+    /// Whether `now` is a different version of the same object. An e_tag or version
+    /// missing on either side (a checkpoint of an older run) is not a difference.
+    pub fn differs(&self, now: &ObjectVersion) -> bool {
+        let both = |a: &Option<String>, b: &Option<String>| matches!((a, b), (Some(x), Some(y)) if x != y);
+        self.size != now.size || both(&self.e_tag, &now.e_tag) || both(&self.version, &now.version)
+    }
 }
 
 /// `batches/NNNN.json`. `O` is what the run's checks recorded about the batch (for
@@ -136,7 +175,11 @@ pub struct Checkpoint<O> {
     #[serde(flatten, default)]
     pub outcome: O,
     /// The base files of its partitions when it was reconciled.
-    pub base_files: Vec<BaseFile>,
+    pub base_files: Vec<ObjectVersion>,
+    /// The source objects its write read, as listed before the write (empty in
+    /// checkpoints of older runs).
+    #[serde(default)]
+    pub sources: Vec<ObjectVersion>,
     /// Why it failed, when it did.
     pub reason: Option<String>,
 }
@@ -148,18 +191,37 @@ pub async fn read_json<T: for<'de> Deserialize<'de>>(wh: &Warehouse, path: &Obje
     match wh.store().get(path).await {
         Ok(got) => {
             let bytes = got.bytes().await.map_err(|e| store_err(wh, e))?;
-            serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| Error::Corrupt { path: path.to_string(), message: e.to_string() })
+            serde_json::from_slice(&bytes).map(Some).map_err(|e| Error::DamagedState {
+                path: path.to_string(),
+                problem: e.to_string(),
+                fix: repair_hint(path).into(),
+            })
         }
         Err(object_store::Error::NotFound { .. }) => Ok(None),
         Err(e) => Err(store_err(wh, e)),
     }
 }
 
+/// How to repair the damaged state file at `path`, by its kind.
+fn repair_hint(path: &ObjectPath) -> &'static str {
+    let name = path.to_string();
+    if name.contains("/batches/") {
+        "delete this checkpoint: its batch is run again on the next `run --execute`"
+    } else if name.contains("/lease/") {
+        "make sure no run of this backfill is going, then delete the lease/ folder next to it"
+    } else if name.ends_with("/plan.json") {
+        "rerun with `run --execute --restart`, which writes it again and runs every batch"
+    } else if name.ends_with("/range.json") {
+        "delete it: `run --execute` computes it again once every batch is done"
+    } else {
+        "restore it from a backup, or delete it if it can be rebuilt"
+    }
+}
+
 /// Write a JSON object, replacing any earlier one (a single atomic put).
 pub async fn write_json<T: Serialize>(wh: &Warehouse, path: &ObjectPath, value: &T) -> Result<(), Error> {
-    let bytes = serde_json::to_vec_pretty(value).expect("serializes");
+    let bytes = serde_json::to_vec_pretty(value)
+        .map_err(|e| Error::Io { context: format!("serializing {path}"), source: e.into() })?;
     wh.store().put(path, PutPayload::from(bytes)).await.map_err(|e| store_err(wh, e))?;
     Ok(())
 }

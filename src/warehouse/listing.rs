@@ -21,6 +21,10 @@ pub struct DataFile {
     pub path: String,
     /// Size in bytes.
     pub size: u64,
+    /// The store's entity tag, when it gives one.
+    pub e_tag: Option<String>,
+    /// The store's object version, when versioning is on.
+    pub version: Option<String>,
     /// `(column, raw value)` from the `k=v` folders, outermost first.
     pub partition: Vec<(String, String)>,
 }
@@ -146,7 +150,13 @@ pub(super) async fn list_table(wh: &Warehouse, table: &TableName) -> Result<Tabl
             let entry = values.entry(k.clone()).or_insert((depth, true));
             entry.1 &= is_date;
         }
-        files.push(DataFile { path: meta.location.to_string(), size: meta.size, partition });
+        files.push(DataFile {
+            path: meta.location.to_string(),
+            size: meta.size,
+            e_tag: meta.e_tag.clone(),
+            version: meta.version.clone(),
+            partition,
+        });
     }
     let dated = |f: &DataFile| !f.partition.iter().any(|(_, v)| v == HIVE_DEFAULT_PARTITION);
     files.sort_by(|a, b| (dated(a), &a.path).cmp(&(dated(b), &b.path)));

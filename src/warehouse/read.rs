@@ -58,6 +58,8 @@ pub async fn read_partition(
             .map(|m| DataFile {
                 path: m.location.to_string(),
                 size: m.size,
+                e_tag: m.e_tag.clone(),
+                version: m.version.clone(),
                 partition: vec![(key.to_string(), value.to_string())],
             })
             .collect(),

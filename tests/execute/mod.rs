@@ -55,7 +55,7 @@ fn spawn_execute(spec: &Path) -> (std::process::Child, std::io::Lines<BufReader<
 
 /// Digest of everything outside the shadow, `_backfills/` and the catalog version that
 /// creates the consumer view (the fixture has version 1; the run commits version 2).
-fn outside_shadow(wh: &Path) -> Vec<(String, String)> {
+pub(crate) fn outside_shadow(wh: &Path) -> Vec<(String, String)> {
     tree_digest(wh)
         .into_iter()
         .filter(|(p, _)| {
@@ -82,7 +82,7 @@ async fn raw_session(wh: &Path) -> SessionContext {
 }
 
 /// Every shadow row, sorted, as text: equal strings mean equal shadows.
-async fn shadow_rows(wh: &Path) -> String {
+pub(crate) async fn shadow_rows(wh: &Path) -> String {
     let ctx = raw_session(wh).await;
     let batches = ctx
         .sql("SELECT revenue_date, merchant_id, gross_revenue, net_revenue FROM shadow ORDER BY 1, 2")
@@ -94,7 +94,7 @@ async fn shadow_rows(wh: &Path) -> String {
     datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string()
 }
 
-fn partitions_in_shadow(wh: &Path) -> Vec<String> {
+pub(crate) fn partitions_in_shadow(wh: &Path) -> Vec<String> {
     let mut out: Vec<String> = std::fs::read_dir(wh.join("finance/daily_revenue_v2"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())

@@ -185,7 +185,7 @@ fn write_sql_files(dir: &Path, plan: &Plan, rendered: &RenderedPlan) -> Result<(
         let name = entry.file_name().to_string_lossy().to_string();
         let ours = name.ends_with(".sql")
             && name.len() > 5
-            && name[..4].chars().all(|c| c.is_ascii_digit())
+            && name.get(..4).is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
             && name.as_bytes()[4] == b'_';
         if ours {
             std::fs::remove_file(entry.path()).map_err(io(format!("removing {}", entry.path().display())))?;

@@ -66,7 +66,7 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
     if record.fingerprint != c.rendered.fingerprint {
         tracing::warn!(
             "the spec changed since the run began; the report shows the run's checkpoints (fingerprint {})",
-            &record.fingerprint[..12]
+            state::short_fingerprint(&record.fingerprint)
         );
     }
     let checkpoints: Vec<backfill::reconcile::Checkpoint> = state::checkpoints(&c.warehouse, &dir).await?;

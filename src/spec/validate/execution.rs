@@ -90,6 +90,11 @@ impl Ctx {
             )?,
             query_timeout: duration("execution.query_timeout", &e.query_timeout, std::time::Duration::from_secs(600))?,
             live_pipeline_marker,
+            live_pipeline_max_wait: duration(
+                "execution.live_pipeline_max_wait",
+                &e.live_pipeline_max_wait,
+                std::time::Duration::from_secs(6 * 3600),
+            )?,
         })
     }
 }
