@@ -5,7 +5,7 @@
 
 mod lease;
 
-pub use lease::{acquire, host_name, HeldLease, Lease};
+pub use lease::{acquire, current as current_lease, host_name, HeldLease, Lease};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::TryStreamExt;

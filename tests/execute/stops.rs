@@ -25,6 +25,11 @@ fn a_second_concurrent_run_exits_4() {
         "{stderr}"
     );
 
+    let status = backfill().arg("status").arg(&spec).args(["--format", "json"]).output().unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let lease = status["lease"].as_str().unwrap_or_default().to_string();
+    assert!(lease.contains(&format!(" pid {} (generation 1) until ", first.id())), "{lease}");
+
     std::fs::remove_file(&marker).unwrap();
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let status = first.wait().unwrap();
@@ -84,6 +89,7 @@ fn status_counts_batches_by_state() {
     let s = status(&spec);
     assert_eq!((s["batches"].as_u64(), s["done"].as_u64(), s["pending"].as_u64()), (Some(78), Some(78), Some(0)));
     assert_eq!(s["rows_written"], 10_920);
+    assert_eq!(s["lease"], serde_json::Value::Null, "the finished run gave its lease back");
 }
 
 #[test]
@@ -153,4 +159,9 @@ fn a_null_partition_key_in_a_later_batch_stops_the_run_with_exit_2() {
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("rows whose partition key `revenue_date` is NULL"));
     assert!(!partitions_in_shadow(wh.path()).iter().any(|p| p.contains("2025-03-05") || p.ends_with('=')));
+    // The batch's error is recorded as a failed checkpoint, and status shows it.
+    let status = backfill().arg("status").arg(&spec).output().unwrap();
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.contains(", 1 failed, "), "{status}");
+    assert!(status.contains("failed       batch 14: ") && status.contains("is NULL"), "{status}");
 }

@@ -49,6 +49,8 @@ struct Status {
     elapsed_seconds: f64,
     rows_per_second: Option<f64>,
     eta_seconds: Option<f64>,
+    /// Who holds the run lease now, if anyone: `owner@host pid N (generation G) until T`.
+    lease: Option<String>,
 }
 
 pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
@@ -57,6 +59,10 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
     let dir = BackfillDir::new(&spec.backfill_id);
     let record: Option<PlanRecord> = state::read_json(&wh, &dir.plan()).await?;
     let checkpoints: Vec<backfill::reconcile::Checkpoint> = state::checkpoints(&wh, &dir).await?;
+    let lease = state::current_lease(&wh, &dir)
+        .await?
+        .filter(|l| !l.is_stale(backfill::clock::now()))
+        .map(|l| format!("{} until {}", l.holder(), l.expires_at.format("%Y-%m-%d %H:%M:%S UTC")));
     let total = record.as_ref().map_or(0, |r| r.batches);
     let done: Vec<_> = checkpoints.iter().filter(|c| c.state == BatchState::Done).collect();
     let failed: Vec<(u32, String)> = checkpoints
@@ -84,6 +90,7 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
         elapsed_seconds: elapsed,
         rows_per_second: (elapsed > 0.0).then(|| rows as f64 / elapsed),
         eta_seconds: per_batch.map(|p| p * pending as f64),
+        lease,
     };
     match args.format {
         Format::Json => print(&(serde_json::to_string_pretty(&status).expect("serializes") + "\n")),
@@ -114,6 +121,7 @@ fn text(s: &Status) -> String {
         ("busy".to_string(), format!("{:.1}s in batches ({rate})", s.elapsed_seconds)),
         ("eta".to_string(), eta),
     ];
+    facts.push(("lease".to_string(), s.lease.clone().unwrap_or_else(|| "free: no run is going".to_string())));
     facts.extend(s.failed.iter().map(|(batch, reason)| ("failed".to_string(), format!("batch {batch}: {reason}"))));
     if let Some(f) = &s.fingerprint {
         facts.push(("fingerprint".to_string(), format!("sha256:{f}")));
