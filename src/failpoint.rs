@@ -4,10 +4,22 @@
 //! instead, until a SIGCONT (a paused process, e.g. one that loses its lease meanwhile).
 //! Each prints `failpoint <name>: killing|stopping` on stderr first.
 //!
-//! Names: `<action>-before-catalog-commit`, `<action>-after-catalog-commit` and
-//! `<action>-after-ledger-write` for `publish` and `rollback`; per batch N of `run
-//! --execute`: `batch-N-before-commit`, `batch-N-mid-commit` (the new files moved in, the
-//! old ones not yet deleted), `batch-N-before-checkpoint`, `batch-N-after-checkpoint`.
+//! Names: the release steps in [`POINTS`] (publish and rollback alike, in
+//! `publish::commit`); per batch N of `run --execute`: `batch-N-before-commit`,
+//! `batch-N-mid-commit` (the new files moved in, the old ones not yet deleted),
+//! `batch-N-before-checkpoint`, `batch-N-after-checkpoint`.
+
+/// Every failpoint of a release, in the order a publish and then a rollback reach them:
+/// after the view statement ran and before the catalog commit, after the catalog commit,
+/// and after the ledger row is written (before the view is read back).
+pub const POINTS: &[&str] = &[
+    "publish-before-catalog-commit",
+    "publish-after-catalog-commit",
+    "publish-after-ledger-write",
+    "rollback-before-catalog-commit",
+    "rollback-after-catalog-commit",
+    "rollback-after-ledger-write",
+];
 
 /// Kill or stop the process here if `BACKFILL_FAILPOINT` names this point.
 pub fn hit(name: &str) {

@@ -156,8 +156,20 @@ fn template_override_that_does_not_parse_names_the_template() {
 fn a_template_cannot_print_a_bare_string_into_sql() {
     // `{{ view }}` without the table filter prints a quoted literal, never a bare name.
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("rollback.sql.j2"), "SELECT {{ view }} AS name, {{ partitions }} AS n").unwrap();
+    std::fs::write(dir.path().join("view_swap.sql.j2"), "SELECT {{ view }} AS name, {{ partitions }} AS n").unwrap();
     let out = backfill().args(["plan", "specs/revenue-tax-fix.yaml", "--templates"]).arg(dir.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("SELECT 'finance.daily_revenue_current' AS name, 546 AS n;"));
+}
+
+#[test]
+fn a_rollback_template_sees_only_the_view_and_its_previous_body() {
+    // Rollback renders it from the catalog alone, so the plan renders it with no more:
+    // a template that needs the plan fails when planning, not when rolling back.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rollback.sql.j2"), "SELECT {{ view }} AS name, {{ partitions }} AS n").unwrap();
+    let out = backfill().args(["plan", "specs/revenue-tax-fix.yaml", "--templates"]).arg(dir.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("rollback.sql.j2: undefined value"), "{stderr}");
 }

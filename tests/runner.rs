@@ -4,6 +4,7 @@
 mod architecture;
 mod bad_specs;
 mod common;
+mod crash;
 mod data_errors;
 mod demo;
 mod dry_run;
@@ -16,5 +17,6 @@ mod plan_cli;
 mod pruning;
 mod publish;
 mod reconcile;
+mod rollback;
 mod roundtrip;
 mod seasonal_fixture;

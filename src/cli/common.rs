@@ -25,11 +25,17 @@ pub struct Compiled {
 
 /// Resolve the warehouse: `--warehouse` / `BACKFILL_WAREHOUSE`, else the spec's field.
 pub fn open_warehouse(global: &Global, spec: &Spec) -> Result<Warehouse, Error> {
-    let location = global.warehouse.clone().or_else(|| spec.source.warehouse.clone()).ok_or_else(|| {
+    spec_warehouse(global, spec.source.warehouse.as_deref(), &spec.source.file)
+}
+
+/// The warehouse of `--warehouse` / `BACKFILL_WAREHOUSE`, else `from_spec` (the resolved
+/// `warehouse:` field of the spec at `spec_file`).
+pub fn spec_warehouse(global: &Global, from_spec: Option<&str>, spec_file: &Path) -> Result<Warehouse, Error> {
+    let location = global.warehouse.clone().or_else(|| from_spec.map(str::to_string)).ok_or_else(|| {
         Error::Usage(format!(
             "{}: no warehouse given\n  \
              fix: pass --warehouse URL, set BACKFILL_WAREHOUSE, or add `warehouse:` to the spec",
-            spec.source.file.display()
+            spec_file.display()
         ))
     })?;
     Ok(Warehouse::open(&location)?)

@@ -34,21 +34,25 @@ use crate::warehouse::{PartitionType, Warehouse, HIVE_DEFAULT_PARTITION};
 /// Engine errors (exit 3).
 pub type EngineError = datafusion::error::DataFusionError;
 
-/// How the session is sized.
+/// How the session is sized, and how it takes a table that does not register.
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
     /// Memory the engine may hold before spilling, bytes (a fair spill pool).
     pub memory_limit: usize,
     /// DataFusion's target partitions (parallelism of one query).
     pub target_partitions: usize,
+    /// Leave out, with a warning, a table that does not list or register (its files no longer
+    /// share a schema, say) instead of failing; a statement reading it then fails. For rollback.
+    pub skip_unregistrable: bool,
 }
 
 impl Default for SessionOptions {
-    /// A quarter of physical memory (4 GiB when it cannot be read), one partition per core.
+    /// A quarter of physical memory (4 GiB when unknown), one partition per core, all tables required.
     fn default() -> Self {
         Self {
             memory_limit: physical_memory().map_or(4 << 30, |m| m / 4),
             target_partitions: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            skip_unregistrable: false,
         }
     }
 }
@@ -85,26 +89,34 @@ pub async fn open(
     let config = SessionConfig::new().with_target_partitions(opts.target_partitions.max(1));
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     for table in wh.tables().await? {
-        let listing = wh.list_table(&table).await?;
-        if listing.files.is_empty() {
-            continue;
-        }
-        let partitions = listing
-            .partition_columns
-            .iter()
-            .map(|c| {
-                (c.name.clone(), if c.data_type == PartitionType::Date { DataType::Date32 } else { DataType::Utf8 })
-            })
-            .collect();
-        let nullable: Vec<String> = listing.null_partition_columns().into_iter().map(|c| c.name.clone()).collect();
-        if nullable.is_empty() {
-            register_table(&ctx, &table, partitions, None).await?;
-        } else {
-            register_with_null_partitions(&ctx, &table, partitions, &nullable).await?;
+        match register_listed(&ctx, wh, &table).await {
+            Err(e) if opts.skip_unregistrable => {
+                tracing::warn!("table {table} does not register ({e}); left out of this session");
+            }
+            other => other?,
         }
     }
     register_views(&ctx, catalog).await?;
     Ok(ctx)
+}
+
+/// List `table` and register it (nothing for a table without files). Errors: store, engine.
+async fn register_listed(ctx: &SessionContext, wh: &Warehouse, table: &TableName) -> Result<(), crate::Error> {
+    let listing = wh.list_table(table).await?;
+    if listing.files.is_empty() {
+        return Ok(());
+    }
+    let partitions = listing
+        .partition_columns
+        .iter()
+        .map(|c| (c.name.clone(), if c.data_type == PartitionType::Date { DataType::Date32 } else { DataType::Utf8 }))
+        .collect();
+    let nullable: Vec<String> = listing.null_partition_columns().into_iter().map(|c| c.name.clone()).collect();
+    if nullable.is_empty() {
+        register_table(ctx, table, partitions, None).await
+    } else {
+        register_with_null_partitions(ctx, table, partitions, &nullable).await
+    }
 }
 
 /// How long a table's cached file listing is trusted.

@@ -76,7 +76,9 @@ pub async fn write(wh: &Warehouse, r: &Release) -> Result<(), Error> {
 }
 
 /// Write the ledger row of every catalog release that has none (a crash between a
-/// catalog commit and its row). Returns the release ids repaired.
+/// catalog commit and its row), and say so: a warning on stderr per row, `repaired the
+/// ledger: release <id> had a catalog version (v<N>) but no ledger row`. Returns the
+/// release ids repaired.
 ///
 /// Errors: store failures; a corrupt catalog version.
 pub async fn repair(wh: &Warehouse) -> Result<Vec<String>, Error> {
@@ -87,12 +89,12 @@ pub async fn repair(wh: &Warehouse) -> Result<Vec<String>, Error> {
         match wh.store().head(&path_of(&release.release_id)).await {
             Ok(_) => {}
             Err(object_store::Error::NotFound { .. }) => {
-                tracing::warn!(
-                    release = %release.release_id,
-                    "the release ledger lacks a committed release (a crash after its catalog commit); \
-                     writing its row now"
-                );
                 write(wh, &release).await?;
+                tracing::warn!(
+                    "repaired the ledger: release {} had a catalog version (v{n}) but no ledger row \
+                     (a crash after its catalog commit); wrote the row from the catalog",
+                    release.release_id
+                );
                 repaired.push(release.release_id);
             }
             Err(e) => return Err(store_err(wh, e)),

@@ -1,11 +1,13 @@
 //! Stage 7: publishing. The consumer view is redefined in one catalog commit: the shadow
 //! for the source range, the previous body for everything else (DESIGN.md, publishing);
 //! the previous version is tagged with `rollback.snapshot`, and a row goes into the
-//! release ledger ([`ledger`]). [`rollback`] restores the previous body the same way.
+//! release ledger ([`ledger`]). [`rollback`] restores the previous body the same way,
+//! from the catalog and the ledger alone (no plan, no transform).
 //!
 //! Crash safety: the catalog commit is the release. A crash before it changes nothing; a
-//! crash after it leaves a ledger row missing, which [`ledger::repair`] (run by every
-//! command that reads or writes releases) rebuilds from the catalog.
+//! crash after it leaves a ledger row missing, which [`ledger::repair`] (run first by
+//! every command that reads or writes releases: publish, rollback, releases, query)
+//! rebuilds from the catalog, saying so in a warning.
 
 mod commit;
 pub mod ledger;
@@ -164,6 +166,9 @@ pub async fn publish(
     .expect("serializes");
     let change = ReleaseChange {
         action: ReleaseAction::Publish,
+        view: spec.target.view.clone(),
+        backfill_id: spec.backfill_id.clone(),
+        source_range: crate::render::scope_text(plan),
         approved_by: opts.approved_by.clone(),
         fingerprint: record.fingerprint.clone(),
         partitions: plan.partitions.len() as u64,
@@ -171,7 +176,8 @@ pub async fn publish(
         metric_deltas,
     };
     let previous = previous.sql.clone();
-    let (next, release) = commit_release(plan, wh, &current, &rendered.view_swap, change, |next| {
+    let timeout = Some(spec.execution.query_timeout);
+    let (next, release) = commit_release(wh, &current, &rendered.view_swap, change, timeout, |next| {
         next.tags.insert(spec.rollback.snapshot.clone(), current.version);
         next.published.entry(view.clone()).or_default().push(spec.backfill_id.clone());
     })

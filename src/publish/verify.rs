@@ -5,10 +5,11 @@
 
 use datafusion::arrow::array::{Array, Int64Array};
 
-use crate::catalog::CatalogVersion;
+use crate::catalog::{CatalogVersion, ReleaseAction};
 use crate::error::engine;
 use crate::execute::session::{self, SessionOptions};
 use crate::plan::Plan;
+use crate::spec::TableName;
 use crate::sql::{date_literal, quote_ident, quote_table};
 use crate::warehouse::Warehouse;
 use crate::Error;
@@ -81,20 +82,39 @@ pub async fn after_publish(
     Ok(())
 }
 
-/// After a rollback: the view equals `body` everywhere.
+/// After a rollback: consumer view `view` of `catalog` equals `body` everywhere, column
+/// for column (the same names in the same order) and row for row (as multisets). Needs
+/// no plan: both sides are read with `SELECT *`.
 ///
-/// Errors: [`Error::Corrupt`] when it does not; engine errors.
-pub async fn after_rollback(plan: &Plan, wh: &Warehouse, catalog: &CatalogVersion, body: &str) -> Result<(), Error> {
-    let ctx = session::open(wh, catalog, &SessionOptions::default()).await?;
-    let cols = plan.columns.iter().map(|c| quote_ident(&c.name)).collect::<Vec<_>>().join(", ");
-    let view = quote_table(&plan.spec.target.view.to_string());
-    let n = differing(&ctx, &format!("SELECT {cols} FROM {view}"), &format!("SELECT {cols} FROM ({body}) AS restored"))
-        .await?;
+/// Errors: [`Error::Corrupt`] when the columns or the rows differ; engine errors.
+pub async fn after_rollback(
+    wh: &Warehouse,
+    catalog: &CatalogVersion,
+    view: &TableName,
+    body: &str,
+) -> Result<(), Error> {
+    let ctx = session::open(wh, catalog, &super::commit::release_session(ReleaseAction::Rollback)).await?;
+    let (read, restored) =
+        (format!("SELECT * FROM {}", quote_table(&view.to_string())), format!("SELECT * FROM ({body}) AS restored"));
+    let failed = |what: String| Error::Corrupt {
+        path: format!("view {view} (catalog version {})", catalog.version),
+        message: format!("VERIFICATION FAILED after rollback: {what}"),
+    };
+    let names = |df: datafusion::prelude::DataFrame| -> Vec<String> {
+        df.schema().fields().iter().map(|f| f.name().clone()).collect()
+    };
+    let columns = names(ctx.sql(&read).await.map_err(engine)?);
+    let expected = names(ctx.sql(&restored).await.map_err(engine)?);
+    if columns != expected {
+        return Err(failed(format!(
+            "its columns ({}) are not the restored body's ({})",
+            columns.join(", "),
+            expected.join(", ")
+        )));
+    }
+    let n = differing(&ctx, &read, &restored).await?;
     if n > 0 {
-        return Err(Error::Corrupt {
-            path: format!("view {} (catalog version {})", plan.spec.target.view, catalog.version),
-            message: format!("VERIFICATION FAILED after rollback: {n} row(s) differ from the restored body"),
-        });
+        return Err(failed(format!("{n} row(s) differ from the restored body")));
     }
     Ok(())
 }

@@ -187,7 +187,8 @@ pub fn render(plan: &Plan, templates: &Templates) -> Result<RenderedPlan, Render
     }
     let reconcile_range = statement(Step::ReconcileRange, None, r.render_step(Step::ReconcileRange, None)?);
     let view_swap = statement(Step::ViewSwap, None, r.render_step(Step::ViewSwap, None)?);
-    let rollback = statement(Step::Rollback, None, r.render_step(Step::Rollback, None)?);
+    // The same function as `rollback` renders with at rollback time, from the catalog.
+    let rollback = rollback_statement(&plan.spec.target.view, templates, &plan.view.body, view_swap.index + 1)?;
     let mut plan_out = RenderedPlan {
         dialect: DIALECT,
         prepare_view,

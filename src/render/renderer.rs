@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::{RenderError, Step, Templates, DIALECT, WAREHOUSE_URL};
 use crate::plan::transform::{self, TransformTemplate};
 use crate::plan::{Batch, Plan};
+use crate::spec::TableName;
 use crate::sql::{self, check_parses};
 
 #[derive(Serialize)]
@@ -60,7 +61,7 @@ impl<'p> StatementRenderer<'p> {
     /// the reconciliation statements compare with the base.
     ///
     /// Errors: as [`render`].
-    pub fn new(plan: &'p Plan, templates: &Templates, shadow: &crate::spec::TableName) -> Result<Self, RenderError> {
+    pub fn new(plan: &'p Plan, templates: &Templates, shadow: &TableName) -> Result<Self, RenderError> {
         let env = templates.environment().map_err(|(template, message)| RenderError::Template { template, message })?;
         let transform = TransformTemplate::compile(&plan.spec)?;
         let spec = &plan.spec;
@@ -242,13 +243,15 @@ impl StatementRenderer<'_> {
     }
 }
 
-/// The `rollback` statement of `plan` restoring `previous_body` (the consumer view's
-/// body before the publish, from the catalog), at plan position `index`. Needs only the
-/// templates, never the transform.
+/// The `rollback` statement redefining consumer view `view` as `previous_body` (its
+/// body before the publish, from the catalog), at plan position `index`. Needs nothing
+/// of the plan: [`super::render`] renders the plan's rollback with it, and `rollback`
+/// renders the one it runs from the catalog alone, the transform unread. The template
+/// sees two variables, `view` and `previous_body`.
 ///
 /// Errors: the template does not render, or its statement does not parse.
 pub fn rollback_statement(
-    plan: &Plan,
+    view: &TableName,
     templates: &Templates,
     previous_body: &str,
     index: usize,
@@ -256,7 +259,7 @@ pub fn rollback_statement(
     let file = || format!("templates/{DIALECT}/{}.sql.j2", Step::Rollback.template());
     let env = templates.environment().map_err(|(template, message)| RenderError::Template { template, message })?;
     let ctx = context! {
-        view => plan.spec.target.view.to_string(),
+        view => view.to_string(),
         previous_body => Value::from_safe_string(previous_body.to_string()),
     };
     let sql = env

@@ -1,9 +1,12 @@
 //! Stage 1: the spec. Reads a backfill spec (YAML), rejects unknown fields, checks every
 //! rule of DESIGN.md's spec section, and yields a [`Spec`] whose values are typed
 //! (dates, identifiers, durations, byte sizes). Nothing is read from the warehouse here.
+//! [`SpecIdentity`] reads only a backfill's id, consumer view and warehouse, leniently,
+//! for `rollback`, which must work whatever became of the rest of the spec.
 
 mod error;
 pub mod ident;
+mod identity;
 mod locate;
 mod raw;
 pub mod units;
@@ -19,6 +22,7 @@ use serde::Serialize;
 
 pub use error::SpecError;
 pub use ident::TableName;
+pub use identity::SpecIdentity;
 pub use locate::{Location, PathIndex};
 pub use units::{DeltaRange, Tolerance};
 

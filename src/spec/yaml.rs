@@ -10,6 +10,7 @@
 
 use std::path::Path;
 
+use serde::de::DeserializeOwned;
 use serde_saphyr::{DefaultMessageFormatter, MessageFormatter};
 
 use super::raw::RawSpec;
@@ -19,6 +20,12 @@ const SPEC_REFERENCE: &str = "see the spec reference in README.md";
 
 /// Deserialize `text`; on failure, a [`SpecError`] placed with the help of `index`.
 pub(super) fn raw_spec(text: &str, file: &Path, index: &PathIndex) -> Result<RawSpec, SpecError> {
+    from_yaml(text, file, index)
+}
+
+/// Deserialize `text` as `T` (the whole spec, or the few fields [`super::SpecIdentity`]
+/// reads); on failure, a [`SpecError`] placed with the help of `index`.
+pub(super) fn from_yaml<T: DeserializeOwned>(text: &str, file: &Path, index: &PathIndex) -> Result<T, SpecError> {
     let options = serde_saphyr::options! {
         // YAML 1.2 booleans only: `yes`, `no`, `on` and `off` are not booleans.
         strict_booleans: true,

@@ -56,6 +56,10 @@ impl BackfillDir {
     pub fn sql(&self, index: usize, name: &str) -> ObjectPath {
         ObjectPath::from(format!("{}/sql/{index:04}_{name}.sql", self.root))
     }
+    /// `sql/`, the folder of the statements as executed.
+    pub fn sql_dir(&self) -> ObjectPath {
+        ObjectPath::from(format!("{}/sql", self.root))
+    }
     /// `staging/NNNN/`, where a batch's write lands before its commit.
     pub fn staging(&self, batch: u32) -> ObjectPath {
         ObjectPath::from(format!("{}/staging/{batch:04}", self.root))
@@ -242,6 +246,23 @@ pub async fn checkpoints<O: Serialize + serde::de::DeserializeOwned + Default>(
     }
     out.sort_by_key(|c| c.batch);
     Ok(out)
+}
+
+/// The index of the statement of step `name` saved most recently under `dir`'s `sql/`
+/// (`NNNN_<name>.sql`, see [`BackfillDir::sql`]), or `None` when none is saved.
+///
+/// Errors: store failures.
+pub async fn saved_statement_index(wh: &Warehouse, dir: &BackfillDir, name: &str) -> Result<Option<usize>, Error> {
+    let metas: Vec<_> = wh.store().list(Some(&dir.sql_dir())).try_collect().await.map_err(|e| store_err(wh, e))?;
+    let suffix = format!("_{name}.sql");
+    Ok(metas
+        .iter()
+        .filter_map(|m| {
+            let index = m.location.filename()?.strip_suffix(suffix.as_str())?.parse::<usize>().ok()?;
+            Some((m.last_modified, index))
+        })
+        .max()
+        .map(|(_, index)| index))
 }
 
 /// Delete every object under `prefix`.

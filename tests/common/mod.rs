@@ -116,6 +116,39 @@ pub fn executed_copy() -> tempfile::TempDir {
     dir
 }
 
+/// A copy of [`executed_copy`] after `publish` of the fixture spec (published once per
+/// test binary, then copied per test).
+pub fn published_copy() -> tempfile::TempDir {
+    static DONE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let done = DONE.get_or_init(|| {
+        let dir = executed_copy();
+        let (code, _, err) =
+            bf(dir.path(), &["publish", "specs/revenue-tax-fix.yaml", "--approved-by", "finance-lead"]);
+        assert_eq!(code, Some(0), "{err}");
+        dir
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_tree(done.path(), dir.path());
+    dir
+}
+
+/// `backfill --warehouse WH <args>`: (exit code, stdout, stderr).
+pub fn bf(wh: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = backfill().arg("--warehouse").arg(wh).args(args).output().expect("run backfill");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `backfill query SQL --format csv` over `wh`, which must succeed: its stdout.
+pub fn query(wh: &Path, sql: &str) -> String {
+    let (code, out, err) = bf(wh, &["query", sql, "--format", "csv"]);
+    assert_eq!(code, Some(0), "{err}");
+    out
+}
+
 /// Thousands separators in a plain decimal string (`-303678.85` → `-303,678.85`), for
 /// matching figures from an independent query against what backfill prints.
 pub fn grouped(plain: &str) -> String {

@@ -108,7 +108,7 @@ impl Ctx {
             .collect::<Result<Vec<_>, _>>()?;
         let validation = self.validation(&raw, &target)?;
         let rollback = self.rollback(&raw, &target, &id_ident)?;
-        let warehouse = raw.warehouse.as_deref().map(|w| self.resolve_warehouse(w));
+        let warehouse = raw.warehouse.as_deref().map(|w| super::identity::resolve_warehouse(&self.file, w));
         Ok(Spec {
             backfill_id: raw.backfill_id,
             owner,
@@ -122,13 +122,5 @@ impl Ctx {
             rollback,
             source: SpecSource { file: self.file.clone(), index: self.index.clone(), warehouse },
         })
-    }
-
-    fn resolve_warehouse(&self, w: &str) -> String {
-        if w.contains("://") || Path::new(w).is_absolute() {
-            w.to_string()
-        } else {
-            self.base_dir().join(w).display().to_string()
-        }
     }
 }
