@@ -98,16 +98,21 @@ pub fn executed_copy() -> tempfile::TempDir {
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
         dir
     });
+    copy_linking_inputs(done.path())
+}
+
+/// A copy of `done` whose base and source files are hard links to `done`'s, not copies:
+/// a copy is a new object (a new inode, hence a new e_tag), which publish's drift guard
+/// rightly refuses. Backfill never writes them; a test that changes one replaces it (a
+/// new inode), never writes it in place.
+fn copy_linking_inputs(done: &Path) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    copy_tree(done.path(), dir.path());
-    // The base and source files as the run read them, not copies: a copy is a new object
-    // (a new inode, hence a new e_tag), which publish's drift guard rightly refuses.
-    // Backfill never writes them; a test that changes one replaces it (a new inode).
+    copy_tree(done, dir.path());
     for linked in ["finance/daily_revenue", "staging/revenue_events"] {
-        for entry in walkdir::WalkDir::new(done.path().join(linked)) {
+        for entry in walkdir::WalkDir::new(done.join(linked)) {
             let entry = entry.expect("walk");
             if entry.file_type().is_file() {
-                let to = dir.path().join(entry.path().strip_prefix(done.path()).expect("inside"));
+                let to = dir.path().join(entry.path().strip_prefix(done).expect("inside"));
                 std::fs::remove_file(&to).expect("remove the copy");
                 std::fs::hard_link(entry.path(), &to).expect("hard link");
             }
@@ -127,9 +132,7 @@ pub fn published_copy() -> tempfile::TempDir {
         assert_eq!(code, Some(0), "{err}");
         dir
     });
-    let dir = tempfile::tempdir().expect("tempdir");
-    copy_tree(done.path(), dir.path());
-    dir
+    copy_linking_inputs(done.path())
 }
 
 /// `backfill --warehouse WH <args>`: (exit code, stdout, stderr).
