@@ -16,4 +16,5 @@ mod pruning;
 mod publish;
 mod reconcile;
 mod roundtrip;
+mod s3;
 mod seasonal_fixture;
