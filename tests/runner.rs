@@ -19,4 +19,5 @@ mod publish;
 mod reconcile;
 mod rollback;
 mod roundtrip;
+mod s3;
 mod seasonal_fixture;
