@@ -49,14 +49,7 @@ impl SpecIdentity {
     /// one of the fields read breaks its rule — each a [`SpecError`] (exit 2) at the
     /// field's line and column.
     pub fn load(path: &Path) -> Result<Self, SpecError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SpecError {
-            file: path.to_path_buf(),
-            position: None,
-            field: String::new(),
-            problem: format!("cannot read the spec: {e}"),
-            fix: "check the path; specs usually live under specs/".into(),
-        })?;
-        Self::parse(&text, path)
+        Self::parse(&super::read_text(path)?, path)
     }
 
     /// Read the identity from spec `text` as if read from `path`.

@@ -235,6 +235,19 @@ pub struct Rollback {
     pub retention_days: u32,
 }
 
+/// The text of the spec file at `path`.
+///
+/// Errors: a [`SpecError`] without a position when the file cannot be read.
+pub(crate) fn read_text(path: &Path) -> Result<String, SpecError> {
+    std::fs::read_to_string(path).map_err(|e| SpecError {
+        file: path.to_path_buf(),
+        position: None,
+        field: String::new(),
+        problem: format!("cannot read the spec: {e}"),
+        fix: "check the path; specs usually live under specs/".into(),
+    })
+}
+
 impl Spec {
     /// Read and check the spec at `path`.
     ///
@@ -242,14 +255,7 @@ impl Spec {
     /// missing fields, or a rule of DESIGN.md's spec section is broken — each a
     /// [`SpecError`] with file, line and column.
     pub fn load(path: &Path) -> Result<Self, SpecError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SpecError {
-            file: path.to_path_buf(),
-            position: None,
-            field: String::new(),
-            problem: format!("cannot read the spec: {e}"),
-            fix: "check the path; specs usually live under specs/".into(),
-        })?;
-        Self::parse(&text, path)
+        Self::parse(&read_text(path)?, path)
     }
 
     /// Check spec `text` as if read from `path` (relative paths inside resolve against
