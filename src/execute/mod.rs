@@ -15,5 +15,6 @@ pub mod progress;
 pub mod pruning;
 pub mod run;
 pub mod session;
+mod session_options;
 
 pub use batch::LEASE_TTL_MINUTES;
