@@ -102,6 +102,12 @@ impl<C: Checks> BatchRunner<C> {
         self.lease.lock().await.check(&self.wh).await
     }
 
+    /// Write `checkpoint`, fenced: only while this run holds the lease.
+    async fn save(&self, checkpoint: &Checkpoint<C::Outcome>) -> Result<(), Error> {
+        self.fence().await?;
+        state::write_json(&self.wh, &self.dir.checkpoint(checkpoint.batch), checkpoint).await
+    }
+
     /// Move the lease's expiry on (fenced).
     async fn renew(&self) -> Result<(), Error> {
         let ttl = chrono::Duration::minutes(LEASE_TTL_MINUTES);
@@ -163,8 +169,7 @@ impl<C: Checks> BatchRunner<C> {
             Err(e) => {
                 let failed = Checked { failures: vec![e.to_string()], ..Default::default() };
                 let checkpoint = self.checkpoint(batch, attempt, started_at, Written::default(), failed);
-                self.fence().await?;
-                state::write_json(&self.wh, &self.dir.checkpoint(batch.number), &checkpoint).await?;
+                self.save(&checkpoint).await?;
                 Err(e)
             }
         }
@@ -251,8 +256,7 @@ impl<C: Checks> BatchRunner<C> {
         let written = Written { rows_written, bytes_scanned: written.bytes_scanned, timings, sources };
         let checkpoint = self.checkpoint(batch, attempt, started_at, written, checked);
         failpoint::hit(&format!("batch-{}-before-checkpoint", batch.number));
-        self.fence().await?;
-        state::write_json(&self.wh, &self.dir.checkpoint(batch.number), &checkpoint).await?;
+        self.save(&checkpoint).await?;
         failpoint::hit(&format!("batch-{}-after-checkpoint", batch.number));
         self.renew().await?;
         self.progress.batch_finished(&Finished::of(&checkpoint), started.elapsed());

@@ -138,7 +138,10 @@ pub async fn acquire(
         released: false,
     };
     let create = PutOptions { mode: PutMode::Create, ..Default::default() };
-    let body = PutPayload::from(serde_json::to_vec_pretty(&lease).map_err(|e| Error::Usage(e.to_string()))?);
+    let body = PutPayload::from(
+        serde_json::to_vec_pretty(&lease)
+            .map_err(|e| Error::Io { context: format!("serializing {}", dir.lease(generation)), source: e.into() })?,
+    );
     match wh.store().put_opts(&dir.lease(generation), body, create).await {
         Ok(_) => {}
         Err(object_store::Error::AlreadyExists { .. }) => {
