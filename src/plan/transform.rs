@@ -9,37 +9,46 @@ use chrono::NaiveDate;
 use datafusion::error::DataFusionError;
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{visit_relations, Query, Statement, Visit, Visitor};
-use datafusion::sql::sqlparser::dialect::GenericDialect;
-use datafusion::sql::sqlparser::parser::ParserError;
+use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion::sql::sqlparser::tokenizer::{Location, Tokenizer};
 use minijinja::{context, Environment, Value};
 
-use crate::spec::{Spec, SpecError, TransformOrigin};
-use crate::sql::date_value;
-use crate::sql::new_environment;
+use crate::spec::{Spec, SpecError, TransformOrigin, TransformText};
+use crate::sql::{date_value, environment, Dialect};
 
-/// The transform template of one spec, compiled once.
+/// The transform template of one spec, compiled once for one dialect.
 pub struct TransformTemplate {
     env: Environment<'static>,
+    dialect: Dialect,
 }
 
 impl TransformTemplate {
-    /// Compile the transform of `spec`.
+    /// Compile the transform of `spec` that DataFusion executes.
+    ///
+    /// Errors: as [`TransformTemplate::compile_for`].
+    pub fn compile(spec: &Spec) -> Result<Self, SpecError> {
+        Self::compile_for(spec, Dialect::DataFusion)
+    }
+
+    /// Compile the transform `dialect` renders ([`crate::spec::Transform::for_dialect`]),
+    /// with that dialect's literals.
     ///
     /// Errors: template syntax errors, at the transform's line.
-    pub fn compile(spec: &Spec) -> Result<Self, SpecError> {
-        let mut env = new_environment();
-        let text = spec.transform.sql.trim_end().trim_end_matches(';').to_string();
+    pub fn compile_for(spec: &Spec, dialect: Dialect) -> Result<Self, SpecError> {
+        let mut env = environment(dialect);
+        let source = spec.transform.for_dialect(dialect);
+        let text = source.sql.trim_end().trim_end_matches(';').to_string();
         env.add_template_owned("transform", text).map_err(|e| {
-            let at = template_position(spec, &e);
-            transform_error(
+            let at = template_position(&source, &e);
+            transform_error_in(
                 spec,
+                &source,
                 at,
                 format!("the transform template does not compile: {}", e.detail().unwrap_or("syntax error")),
                 TEMPLATE_FIX,
             )
         })?;
-        Ok(Self { env })
+        Ok(Self { env, dialect })
     }
 
     /// Render for a batch covering `partitions` (sorted, non-empty). Returns SQL text.
@@ -60,9 +69,11 @@ impl TransformTemplate {
                 (_, Some(d)) => d.to_string(),
                 (_, None) => e.kind().to_string(),
             };
-            transform_error(
+            let source = spec.transform.for_dialect(self.dialect);
+            transform_error_in(
                 spec,
-                template_position(spec, &e),
+                &source,
+                template_position(&source, &e),
                 format!("the transform does not render: {detail}"),
                 TEMPLATE_FIX,
             )
@@ -73,27 +84,36 @@ impl TransformTemplate {
 const TEMPLATE_FIX: &str =
     "use only {{ batch_start }}, {{ batch_end }}, {{ partitions | sql_list }} and {{ backfill_id }}";
 
-/// Parse rendered transform SQL as exactly one query (SELECT or WITH … SELECT).
+/// Parse rendered transform SQL as exactly one query (SELECT or WITH … SELECT), with
+/// DataFusion's parser.
 ///
-/// Errors: a parse error at the transform's line and column, more than one statement,
-/// or a statement that is not a query.
+/// Errors: as [`parse_query_in`].
 pub fn parse_query(spec: &Spec, sql: &str) -> Result<Box<Query>, SpecError> {
-    let mut statements = parse_statements(sql).map_err(|(message, at)| {
-        transform_error(
-            spec,
-            at,
-            format!("the transform does not parse: {message}"),
-            "fix the SQL; `backfill plan` shows it rendered for each batch",
-        )
+    parse_query_in(spec, Dialect::DataFusion, sql)
+}
+
+/// Parse rendered transform SQL of `dialect` as exactly one query, with that dialect's
+/// parser ([`Dialect::parser`]).
+///
+/// Errors: a parse error at the transform's line and column (in the spec, or the
+/// transform's file), more than one statement, or a statement that is not a query.
+pub fn parse_query_in(spec: &Spec, dialect: Dialect, sql: &str) -> Result<Box<Query>, SpecError> {
+    let source = spec.transform.for_dialect(dialect);
+    let transform_error = |spec: &Spec, at, problem: String, fix: &str| transform_error_in(spec, &source, at, problem, fix);
+    let mut statements = parse_statements(dialect, sql).map_err(|(message, at)| {
+        let fix = if source.field.starts_with("transform.dialects") {
+            "fix the SQL; `backfill plan --dialect D` shows it rendered for each batch".to_string()
+        } else {
+            format!(
+                "fix the SQL, or give this dialect its own under transform.dialects.{dialect}.sql; \
+                 `backfill plan` shows it rendered for each batch"
+            )
+        };
+        transform_error(spec, at, format!("the transform does not parse as {dialect} SQL: {message}"), &fix)
     })?;
     let only_query = "write the transform as a single SELECT (or WITH … SELECT) without a trailing statement";
     if statements.len() != 1 {
-        return Err(transform_error(
-            spec,
-            None,
-            format!("the transform holds {} statements", statements.len()),
-            only_query,
-        ));
+        return Err(transform_error(spec, None, format!("the transform holds {} statements", statements.len()), only_query));
     }
     match statements.pop_front() {
         Some(DFStatement::Statement(stmt)) => match *stmt {
@@ -105,25 +125,34 @@ pub fn parse_query(spec: &Spec, sql: &str) -> Result<Box<Query>, SpecError> {
                 only_query,
             )),
         },
-        _ => Err(transform_error(spec, None, "the transform is not a query", only_query)),
+        _ => Err(transform_error(spec, None, "the transform is not a query".into(), only_query)),
     }
 }
 
 /// Why SQL did not parse, and the 1-based (line, column) where, when known.
 type ParseFailure = (String, Option<(usize, usize)>);
 
-/// DataFusion's parse of `sql` (its default dialect, GenericDialect). On failure, the
+/// `dialect`'s parse of `sql`: DataFusion's parser over its default dialect
+/// (GenericDialect), or the warehouse dialect's sqlparser parser. On failure, the
 /// message and the 1-based (line, column) where it stopped: the tokenizer's error location,
 /// or the token the parser was looking at. (sqlparser keeps a parser error's own position
 /// only in its text; the next token is that position for most errors, but not for one
 /// raised after the parser consumed or backtracked over the offending token.)
-fn parse_statements(sql: &str) -> Result<VecDeque<DFStatement>, ParseFailure> {
+fn parse_statements(dialect: Dialect, sql: &str) -> Result<VecDeque<DFStatement>, ParseFailure> {
     let at = |l: Location| (l.line > 0 && l.column > 0).then_some((l.line as usize, l.column as usize));
-    let tokens = Tokenizer::new(&GenericDialect {}, sql).tokenize_with_location().map_err(|e| {
+    let parser_dialect = dialect.parser();
+    let tokens = Tokenizer::new(&*parser_dialect, sql).tokenize_with_location().map_err(|e| {
         let position = at(e.location);
         // The same text DataFusion gives a tokenizer error.
         (DataFusionError::from(ParserError::from(e)).to_string(), position)
     })?;
+    if dialect != Dialect::DataFusion {
+        let mut parser = Parser::new(&*parser_dialect).with_tokens_with_locations(tokens);
+        return match parser.parse_statements() {
+            Ok(statements) => Ok(statements.into_iter().map(|s| DFStatement::Statement(Box::new(s))).collect()),
+            Err(e) => Err((e.to_string(), at(parser.peek_token_ref().span.start))),
+        };
+    }
     let mut parser = DFParserBuilder::new(tokens).build().map_err(|e| (e.to_string(), None))?;
     match parser.parse_statements() {
         Ok(statements) => Ok(statements),
@@ -173,9 +202,9 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// Where in the transform text a minijinja error points: its byte range when it has
 /// one, else its line.
-fn template_position(spec: &Spec, e: &minijinja::Error) -> Option<(usize, usize)> {
+fn template_position(source: &TransformText, e: &minijinja::Error) -> Option<(usize, usize)> {
     match e.range() {
-        Some(r) => Some(line_col(&spec.transform.sql, r.start)),
+        Some(r) => Some(line_col(source.sql, r.start)),
         None => e.line().map(|l| (l, 1)),
     }
 }
@@ -196,7 +225,18 @@ pub fn transform_error(
     problem: impl Into<String>,
     fix: impl Into<String>,
 ) -> SpecError {
-    match &spec.transform.origin {
+    transform_error_in(spec, &spec.transform.for_dialect(Dialect::DataFusion), at, problem, fix)
+}
+
+/// [`transform_error`] in the transform text `source` (one dialect's).
+pub fn transform_error_in(
+    spec: &Spec,
+    source: &TransformText,
+    at: Option<(usize, usize)>,
+    problem: impl Into<String>,
+    fix: impl Into<String>,
+) -> SpecError {
+    match source.origin {
         TransformOrigin::File(path) => SpecError {
             file: path.clone(),
             position: at,
@@ -205,8 +245,8 @@ pub fn transform_error(
             fix: fix.into(),
         },
         TransformOrigin::Inline => {
-            let mut err = spec.error_at("transform.sql", problem, fix);
-            if let (Some((first_line, first_col)), Some((line, col))) = (spec.transform_start(), at) {
+            let mut err = spec.error_at(&source.field, problem, fix);
+            if let (Some((first_line, first_col)), Some((line, col))) = (spec.field_start(&source.field), at) {
                 err.position = Some((first_line + line - 1, first_col + col - 1));
             }
             err
@@ -220,10 +260,13 @@ mod tests {
 
     #[test]
     fn parse_errors_carry_the_position_where_parsing_stopped() {
-        assert_eq!(parse_statements("SELECT a,\n  b c d FROM t").unwrap_err().1, Some((2, 7)));
-        assert_eq!(parse_statements("SELECT * FROM t WHERE x = 'abc").unwrap_err().1, Some((1, 27)));
+        let df = Dialect::DataFusion;
+        assert_eq!(parse_statements(df, "SELECT a,\n  b c d FROM t").unwrap_err().1, Some((2, 7)));
+        assert_eq!(parse_statements(df, "SELECT * FROM t WHERE x = 'abc").unwrap_err().1, Some((1, 27)));
         // At the end of the text there is no token to point at.
-        assert_eq!(parse_statements("SELECT 1 +").unwrap_err().1, None);
-        assert!(parse_statements("SELECT 1").is_ok());
+        assert_eq!(parse_statements(df, "SELECT 1 +").unwrap_err().1, None);
+        assert!(parse_statements(df, "SELECT 1").is_ok());
+        // PostgreSQL has no backtick-quoted names: the tokenizer stops at the backtick.
+        assert_eq!(parse_statements(Dialect::Postgres, "SELECT a\nFROM `t`").unwrap_err().1, Some((2, 6)));
     }
 }

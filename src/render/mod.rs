@@ -4,6 +4,7 @@
 //! Renders only; writes nothing.
 
 mod renderer;
+mod scripts;
 mod step;
 pub mod templates;
 
@@ -12,6 +13,7 @@ use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
 pub use renderer::{order_column, rollback_statement, StatementRenderer};
+pub use scripts::{from_executed, render_scripts, Script, Scripts};
 pub use step::{Statement, Step};
 pub use templates::{Templates, DIALECT};
 
@@ -230,10 +232,20 @@ pub const THROTTLES: [&str; 6] = [
 /// filled, no paths, no [`THROTTLES`]) and every statement with its step and batch. Hex,
 /// 64 characters.
 pub fn fingerprint<'a>(plan: &Plan, statements: impl Iterator<Item = &'a Statement>) -> String {
+    fingerprint_of(crate::sql::Dialect::DataFusion, plan, &[], statements)
+}
+
+/// [`fingerprint`] of a plan in `dialect`, over `extra` texts too (after the spec).
+pub fn fingerprint_of<'a>(
+    dialect: crate::sql::Dialect,
+    plan: &Plan,
+    extra: &[&str],
+    statements: impl Iterator<Item = &'a Statement>,
+) -> String {
     let mut h = Sha256::new();
     h.update(TOOL_VERSION.as_bytes());
     h.update(b"\n");
-    h.update(DIALECT.as_bytes());
+    h.update(dialect.name().as_bytes());
     h.update(b"\n");
     let mut spec = serde_json::to_value(&plan.spec).expect("a spec always serializes");
     if let Some(execution) = spec.get_mut("execution").and_then(|e| e.as_object_mut()) {
@@ -242,6 +254,10 @@ pub fn fingerprint<'a>(plan: &Plan, statements: impl Iterator<Item = &'a Stateme
         }
     }
     h.update(serde_json::to_vec(&spec).expect("a spec always serializes"));
+    for text in extra {
+        h.update(b"\n");
+        h.update(text.as_bytes());
+    }
     for s in statements {
         h.update(format!("\n-- {} {:?}\n", s.step, s.batch).as_bytes());
         h.update(s.sql.as_bytes());

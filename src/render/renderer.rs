@@ -4,11 +4,11 @@
 use minijinja::{context, Environment, Value};
 use serde::Serialize;
 
-use super::{RenderError, Step, Templates, DIALECT, WAREHOUSE_URL};
+use super::{RenderError, Step, Templates, WAREHOUSE_URL};
 use crate::plan::transform::{self, TransformTemplate};
 use crate::plan::{Batch, Plan};
 use crate::spec::TableName;
-use crate::sql::{self, check_parses};
+use crate::sql::{self, check_parses, Dialect};
 
 #[derive(Serialize)]
 struct Shared<'a> {
@@ -29,6 +29,9 @@ struct Shared<'a> {
     source_range: String,
     partitions: usize,
     previous_body: Value,
+    shadow_schema: &'a str,
+    backfill_id: &'a str,
+    code_version: String,
 }
 
 /// A compared (non-key) column and how its values are compared: `tolerance` is a SQL
@@ -51,6 +54,8 @@ struct ColumnCtx<'a> {
 /// for its in-memory sample (with the shadow replaced by the sample's table name).
 pub struct StatementRenderer<'p> {
     plan: &'p Plan,
+    dialect: Dialect,
+    templates: Templates,
     env: Environment<'static>,
     transform: TransformTemplate,
     shared: Value,
@@ -62,9 +67,41 @@ impl<'p> StatementRenderer<'p> {
     ///
     /// Errors: as [`render`].
     pub fn new(plan: &'p Plan, templates: &Templates, shadow: &TableName) -> Result<Self, RenderError> {
-        let env = templates.environment().map_err(|(template, message)| RenderError::Template { template, message })?;
-        let transform = TransformTemplate::compile(&plan.spec)?;
+        Self::new_in(plan, templates, shadow, Dialect::DataFusion)
+    }
+
+    /// [`StatementRenderer::new`] for `dialect`: its templates, quoting, literals and
+    /// column types, and the transform it renders, parsed with its parser.
+    ///
+    /// Errors: as [`render`]; a base column whose type the dialect has no name for.
+    pub fn new_in(
+        plan: &'p Plan,
+        templates: &Templates,
+        shadow: &TableName,
+        dialect: Dialect,
+    ) -> Result<Self, RenderError> {
+        let env =
+            templates.environment(dialect).map_err(|(template, message)| RenderError::Template { template, message })?;
+        let transform = TransformTemplate::compile_for(&plan.spec, dialect)?;
         let spec = &plan.spec;
+        let mut columns = Vec::with_capacity(plan.columns.len());
+        for c in &plan.columns {
+            let sql_type = match dialect {
+                Dialect::DataFusion => c.sql_type.clone(),
+                _ => dialect.type_name(&c.data_type).ok_or_else(|| RenderError::Template {
+                    template: format!("templates/{dialect}/"),
+                    message: format!("column {} has type {}, which {dialect} has no name for", c.name, c.data_type),
+                })?,
+            };
+            columns.push(ColumnCtx { name: &c.name, sql_type: Value::from_safe_string(sql_type) });
+        }
+        let previous_body = if plan.view.exists || dialect == Dialect::DataFusion {
+            plan.view.body.clone()
+        } else {
+            let parts: Vec<String> =
+                spec.target.table.to_string().split('.').map(|p| dialect.quote_ident(p)).collect();
+            format!("SELECT * FROM {}", parts.join("."))
+        };
         let data_columns: Vec<String> =
             plan.columns.iter().filter(|c| !c.is_partition).map(|c| c.name.clone()).collect();
         let identity = if spec.target.keys.is_empty() { data_columns.clone() } else { spec.target.keys.clone() };
@@ -77,14 +114,10 @@ impl<'p> StatementRenderer<'p> {
                 .columns
                 .iter()
                 .filter(|c| !c.is_partition && !identity.contains(&c.name))
-                .map(|c| compare_ctx(spec, c))
+                .map(|c| compare_ctx(spec, c, dialect))
                 .collect(),
             identity,
-            columns: plan
-                .columns
-                .iter()
-                .map(|c| ColumnCtx { name: &c.name, sql_type: Value::from_safe_string(c.sql_type.clone()) })
-                .collect(),
+            columns,
             not_null: &spec.validation.not_null,
             sample_rows: spec.validation.sample_rows,
             order_column: order_column(plan),
@@ -94,7 +127,10 @@ impl<'p> StatementRenderer<'p> {
             excluded: spec.source_range.exclude.iter().map(|d| sql::date_value(*d)).collect(),
             source_range: super::scope_text(plan),
             partitions: plan.partitions.len(),
-            previous_body: Value::from_safe_string(plan.view.body.clone()),
+            previous_body: Value::from_safe_string(previous_body),
+            shadow_schema: &shadow.schema,
+            backfill_id: &spec.backfill_id,
+            code_version: crate::build_info::TOOL_VERSION.to_string(),
         };
         let metrics: Vec<Value> = spec
             .validation
@@ -103,7 +139,12 @@ impl<'p> StatementRenderer<'p> {
             .map(|m| context! { name => m.name.as_str(), sql => Value::from_safe_string(m.sql.clone()) })
             .collect();
         let shared = context! { metrics => metrics, ..Value::from_serialize(&shared) };
-        Ok(Self { plan, env, transform, shared })
+        Ok(Self { plan, dialect, templates: templates.clone(), env, transform, shared })
+    }
+
+    /// Give the templates `fingerprint` (the plan's, for the ledger rows of the scripts).
+    pub fn set_fingerprint(&mut self, fingerprint: &str) {
+        self.shared = context! { fingerprint => fingerprint, ..self.shared.clone() };
     }
 
     /// The template context of `batch`: the shared values plus the batch and its
@@ -113,7 +154,7 @@ impl<'p> StatementRenderer<'p> {
     pub fn batch_context(&self, batch: &Batch) -> Result<Value, RenderError> {
         let spec = &self.plan.spec;
         let sql = self.transform.render(spec, &batch.partitions)?;
-        transform::parse_query(spec, &sql)?;
+        transform::parse_query_in(spec, self.dialect, &sql)?;
         let indented: Vec<String> =
             sql.lines().map(|l| if l.is_empty() { String::new() } else { format!("    {l}") }).collect();
         Ok(context! {
@@ -135,23 +176,62 @@ impl<'p> StatementRenderer<'p> {
     }
 
     pub(super) fn render_with(&self, step: Step, batch: Option<&Batch>, ctx: Value) -> Result<String, RenderError> {
-        let name = step.template();
-        let file = || format!("templates/{DIALECT}/{name}.sql.j2");
+        let mut statements = self.render_statements(step, batch, ctx)?;
+        match statements.len() {
+            1 => Ok(statements.remove(0)),
+            n => Err(RenderError::Parse {
+                template: self.file(step),
+                step: step.name(),
+                batch: batch.map(|b| format!(", batch {}", b.number)).unwrap_or_default(),
+                message: format!("expected one statement, found {n}"),
+                sql: statements.join(";\n"),
+            }),
+        }
+    }
+
+    /// The template file `step` renders from, for messages.
+    fn file(&self, step: Step) -> String {
+        self.templates.source(self.dialect, step.template()).map_or_else(|m| m, |(file, _)| file)
+    }
+
+    /// Render `step` with `ctx` into its statements (a warehouse dialect's template may
+    /// hold several, split at top-level semicolons), each parsed and round-tripped in
+    /// the dialect ([`crate::sql::check_statement`]).
+    ///
+    /// Errors: as [`render`].
+    pub(super) fn render_statements(
+        &self,
+        step: Step,
+        batch: Option<&Batch>,
+        ctx: Value,
+    ) -> Result<Vec<String>, RenderError> {
+        let file = || self.file(step);
         let tmpl = self
             .env
-            .get_template(name)
+            .get_template(step.template())
             .map_err(|e| RenderError::Template { template: file(), message: e.to_string() })?;
-        let sql =
+        let text =
             tmpl.render(ctx).map_err(|e| RenderError::Template { template: file(), message: format!("{e:#}") })?;
-        let sql = sql.trim().to_string();
-        check_parses(&sql).map_err(|message| RenderError::Parse {
+        let parse_error = |message: String, sql: &str| RenderError::Parse {
             template: file(),
             step: step.name(),
             batch: batch.map(|b| format!(", batch {}", b.number)).unwrap_or_default(),
             message,
-            sql: sql.clone(),
-        })?;
-        Ok(sql)
+            sql: sql.to_string(),
+        };
+        let statements = match self.dialect {
+            Dialect::DataFusion => vec![text.trim().to_string()],
+            d => sql::split_statements(d, &text).map_err(|m| parse_error(m, &text))?,
+        };
+        for sql in &statements {
+            sql::check_statement(self.dialect, sql).map_err(|m| parse_error(m, sql))?;
+        }
+        Ok(statements)
+    }
+
+    /// The shared template context (no batch).
+    pub(super) fn shared(&self) -> Value {
+        self.shared.clone()
     }
 }
 
@@ -195,7 +275,7 @@ pub fn order_column(plan: &Plan) -> Option<String> {
 /// (the spec's `value_tolerance`, else [`crate::spec::DEFAULT_FLOAT_TOLERANCE`]);
 /// decimals and integers exactly, within the spec's amount when it gives one; anything
 /// else by NULL-safe equality.
-fn compare_ctx(spec: &crate::spec::Spec, c: &crate::plan::Column) -> CompareCtx {
+fn compare_ctx(spec: &crate::spec::Spec, c: &crate::plan::Column, dialect: Dialect) -> CompareCtx {
     use datafusion::arrow::datatypes::DataType;
     let given = spec.validation.value_tolerance.get(&c.name);
     let (tolerance, relative) = if c.data_type.is_floating() {
@@ -205,7 +285,11 @@ fn compare_ctx(spec: &crate::spec::Spec, c: &crate::plan::Column) -> CompareCtx 
         (
             given.map(|amount| {
                 let scale = amount.split_once('.').map_or(0, |(_, f)| f.len());
-                format!("CAST('{amount}' AS DECIMAL(38, {scale}))")
+                let decimal = match dialect {
+                    Dialect::DataFusion => format!("DECIMAL(38, {scale})"),
+                    d => d.decimal(38, scale as i8),
+                };
+                format!("CAST('{amount}' AS {decimal})")
             }),
             false,
         )
@@ -256,8 +340,10 @@ pub fn rollback_statement(
     previous_body: &str,
     index: usize,
 ) -> Result<super::Statement, RenderError> {
-    let file = || format!("templates/{DIALECT}/{}.sql.j2", Step::Rollback.template());
-    let env = templates.environment().map_err(|(template, message)| RenderError::Template { template, message })?;
+    let file = || format!("templates/common/{}.sql.j2", Step::Rollback.template());
+    let env = templates
+        .environment(Dialect::DataFusion)
+        .map_err(|(template, message)| RenderError::Template { template, message })?;
     let ctx = context! {
         view => view.to_string(),
         previous_body => Value::from_safe_string(previous_body.to_string()),

@@ -65,6 +65,22 @@ impl Step {
         self.template()
     }
 
+    /// [`Step::describe`] for a plan in `dialect`: a warehouse dialect's scripts write
+    /// the shadow directly and record their releases themselves.
+    pub fn describe_in(self, dialect: crate::sql::Dialect) -> &'static str {
+        if dialect == crate::sql::Dialect::DataFusion {
+            return self.describe();
+        }
+        match self {
+            Step::WriteBatch => "overwrite the batch's partitions of the shadow with the transform's rows",
+            Step::ViewSwap => "publish: swap the consumer view and record the release in governance.data_releases",
+            Step::Rollback => {
+                "restore the consumer view's previous body and record the rollback in governance.data_releases"
+            }
+            other => other.describe(),
+        }
+    }
+
     /// One line saying what the step does, for plan comments.
     pub fn describe(self) -> &'static str {
         match self {

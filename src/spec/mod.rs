@@ -13,13 +13,14 @@ pub mod units;
 mod validate;
 mod yaml;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
+pub use crate::sql::Dialect;
 pub use error::SpecError;
 pub use ident::TableName;
 pub use identity::SpecIdentity;
@@ -52,6 +53,10 @@ pub struct Spec {
     pub target: Target,
     /// Which partitions are recomputed.
     pub source_range: SourceRange,
+    /// `dialect:` — the dialect `plan` renders by default and the one `transform.sql` is
+    /// written in (default `datafusion`). Left out of the normalized form when default.
+    #[serde(skip_serializing_if = "is_datafusion")]
+    pub dialect: Dialect,
     /// The SQL template that computes corrected rows.
     pub transform: Transform,
     /// Declared dependents (`dashboard:finance-revenue`), in spec order.
@@ -147,6 +152,44 @@ pub struct Transform {
     /// Inline in the spec or from a file; used to place SQL errors.
     #[serde(skip)]
     pub origin: TransformOrigin,
+    /// `transform.dialects.<dialect>.sql`: the transform for one dialect, where
+    /// `transform.sql` is not portable to it (inline only).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub dialects: BTreeMap<Dialect, String>,
+}
+
+/// The transform text one dialect renders, and where it lives for error messages.
+#[derive(Debug, Clone)]
+pub struct TransformText<'a> {
+    /// The SQL template.
+    pub sql: &'a str,
+    /// `transform.sql` / `transform.file` (the spec's own text) or
+    /// `transform.dialects.<dialect>.sql` (an override).
+    pub field: String,
+    /// Where the text lives.
+    pub origin: &'a TransformOrigin,
+}
+
+impl Transform {
+    /// The transform `dialect` renders: its `transform.dialects` override, else the
+    /// spec's own text.
+    pub fn for_dialect(&self, dialect: Dialect) -> TransformText<'_> {
+        const INLINE: &TransformOrigin = &TransformOrigin::Inline;
+        match self.dialects.get(&dialect) {
+            Some(sql) => TransformText { sql, field: format!("transform.dialects.{dialect}.sql"), origin: INLINE },
+            None => {
+                let field = match self.origin {
+                    TransformOrigin::Inline => "transform.sql",
+                    TransformOrigin::File(_) => "transform.file",
+                };
+                TransformText { sql: &self.sql, field: field.into(), origin: &self.origin }
+            }
+        }
+    }
+}
+
+fn is_datafusion(d: &Dialect) -> bool {
+    *d == Dialect::DataFusion
 }
 
 /// Where the transform's text lives, so an error at its line N can be shown at the
@@ -279,7 +322,12 @@ impl Spec {
     /// Line and column in the spec file of the first character of an inline transform
     /// (for a `|` block, the first content line), if the transform is inline.
     pub fn transform_start(&self) -> Option<(usize, usize)> {
-        let loc = self.source.index.find("transform.sql")?;
+        self.field_start("transform.sql")
+    }
+
+    /// Line and column in the spec file where the value of `field` starts.
+    pub fn field_start(&self, field: &str) -> Option<(usize, usize)> {
+        let loc = self.source.index.find(field)?;
         Some((loc.line, loc.column))
     }
 }

@@ -13,6 +13,8 @@ pub struct RawSpec {
     pub reason: RawReason,
     #[serde(default)]
     pub warehouse: Option<String>,
+    #[serde(default)]
+    pub dialect: Option<String>,
     pub target: RawTarget,
     pub source_range: RawRange,
     pub transform: RawTransform,
@@ -63,6 +65,14 @@ pub struct RawTransform {
     pub sql: Option<String>,
     #[serde(default)]
     pub file: Option<String>,
+    #[serde(default)]
+    pub dialects: std::collections::BTreeMap<String, RawDialectTransform>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDialectTransform {
+    pub sql: String,
 }
 
 /// A count or a text such as `"0.5%"` / `"10GiB"`; YAML gives either.

@@ -1,4 +1,4 @@
-//! `backfill plan SPEC [--out DIR] [--format text|json]`.
+//! `backfill plan SPEC [--dialect D] [--out DIR] [--format text|json]`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -7,10 +7,11 @@ use clap::ValueEnum;
 use serde::Serialize;
 
 use backfill::plan::{Batch, Dependent, Plan};
-use backfill::render::{RenderedPlan, Statement, WAREHOUSE_URL};
+use backfill::render::{from_executed, render, render_scripts, Scripts, Statement, Templates, WAREHOUSE_URL};
+use backfill::spec::{Dialect, Spec};
 use backfill::Error;
 
-use crate::cli::common::{bytes, compile, print, Global};
+use crate::cli::common::{bytes, open_warehouse, print, Global};
 use backfill::number::count;
 
 /// Show what a backfill will do, before anything runs.
@@ -19,14 +20,24 @@ use backfill::number::count;
 /// per batch from Parquet footers, downstream dependents, plan fingerprint) and then
 /// every statement in execution order, each under a comment naming its step and batch.
 /// Reads the warehouse; writes nothing but --out.
+///
+/// With --dialect other than datafusion, the statements are the plan for that warehouse:
+/// three scripts its own client runs (run.sql, publish.sql, rollback.sql).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The backfill spec (YAML).
     spec: PathBuf,
 
-    /// Also write every statement as a numbered .sql file into DIR (created if missing).
+    /// Also write every statement as a numbered .sql file into DIR (created if missing),
+    /// and the plan as three scripts: DIR/run.sql, DIR/publish.sql, DIR/rollback.sql.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+
+    /// The SQL dialect to render [default: the spec's `dialect:`, else datafusion].
+    /// datafusion is what `run --execute` executes; the others are scripts for the
+    /// warehouse's own client.
+    #[arg(long, value_enum, value_name = "D")]
+    dialect: Option<Dialect>,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -47,21 +58,58 @@ enum Format {
 }
 
 pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
-    let c = compile(global, &args.spec, args.templates.as_ref()).await?;
+    let spec = Spec::load(&args.spec)?;
+    let dialect = args.dialect.unwrap_or(spec.dialect);
+    let warehouse = open_warehouse(global, &spec)?;
+    let plan = Plan::build(spec, &warehouse).await?;
+    let templates = Templates::new(args.templates.as_deref());
+    let (scripts, executed) = match dialect {
+        Dialect::DataFusion => {
+            let rendered = render(&plan, &templates)?;
+            (from_executed(&rendered), Some(rendered))
+        }
+        d => (render_scripts(&plan, &templates, d)?, None),
+    };
+    let statements: Vec<&Statement> = match &executed {
+        Some(rendered) => rendered.statements().collect(),
+        None => scripts.statements().collect(),
+    };
+    let listing = Listing { dialect, fingerprint: &scripts.fingerprint, statements };
     if let Some(dir) = &args.out {
-        write_sql_files(dir, &c.plan, &c.rendered)?;
+        write_sql_files(dir, &plan, &listing)?;
+        write_scripts(dir, &plan, &scripts)?;
     }
     match args.format {
-        Format::Text => print(&text(&c.plan, &c.rendered, c.warehouse.location())),
+        Format::Text => print(&text(&plan, &listing, warehouse.location())),
         Format::Json => {
-            let doc = JsonPlan::new(&c.plan, &c.rendered, c.warehouse.location());
+            let doc = JsonPlan::new(&plan, &listing, warehouse.location());
             print(&(serde_json::to_string_pretty(&doc).expect("plan serializes") + "\n"))
         }
     }
 }
 
+/// The statements `plan` lists, in order: the executed plan's for DataFusion, the three
+/// scripts' for a warehouse dialect.
+struct Listing<'a> {
+    dialect: Dialect,
+    fingerprint: &'a str,
+    statements: Vec<&'a Statement>,
+}
+
+/// `plan --out DIR`: `DIR/run.sql`, `DIR/publish.sql`, `DIR/rollback.sql`.
+fn write_scripts(dir: &Path, plan: &Plan, scripts: &Scripts) -> Result<(), Error> {
+    for script in scripts.all() {
+        let path = dir.join(script.file);
+        let mut text = format!("-- backfill {}: {} ({} dialect)\n", script.file, plan.spec.backfill_id, scripts.dialect);
+        text.push_str(&format!("-- plan fingerprint sha256:{}\n", scripts.fingerprint));
+        text.push_str(&script.text(|s| header(s, plan, scripts.dialect)));
+        std::fs::write(&path, text).map_err(|source| Error::Io { context: format!("writing {}", path.display()), source })?;
+    }
+    Ok(())
+}
+
 /// The comment line above a statement: `-- [3] batch 1/78 · write_batch: …`.
-fn header(s: &Statement, plan: &Plan) -> String {
+fn header(s: &Statement, plan: &Plan, dialect: Dialect) -> String {
     let batch = s.batch.and_then(|n| plan.batches.get(n as usize - 1));
     match batch {
         Some(b) => format!(
@@ -71,9 +119,9 @@ fn header(s: &Statement, plan: &Plan) -> String {
             plan.batches.len(),
             span(b),
             s.step,
-            s.step.describe()
+            s.step.describe_in(dialect)
         ),
-        None => format!("-- [{}] {}: {}", s.index, s.step, s.step.describe()),
+        None => format!("-- [{}] {}: {}", s.index, s.step, s.step.describe_in(dialect)),
     }
 }
 
@@ -93,7 +141,7 @@ fn dependents(list: &[Dependent]) -> String {
 }
 
 /// The analyst's view: a scope summary, then every statement.
-fn text(plan: &Plan, rendered: &RenderedPlan, warehouse: &str) -> String {
+fn text(plan: &Plan, rendered: &Listing, warehouse: &str) -> String {
     let spec = &plan.spec;
     let r = &spec.source_range;
     let days = (r.end - r.start).num_days() + 1;
@@ -156,10 +204,10 @@ fn text(plan: &Plan, rendered: &RenderedPlan, warehouse: &str) -> String {
         facts.push(("budget", format!("max_bytes_scanned {}: {verdict}", bytes(limit))));
     }
     facts.push(("downstream", dependents(&plan.downstream)));
-    facts.push(("statements", format!("{} ({} dialect)", rendered.statements().count(), rendered.dialect)));
+    facts.push(("statements", format!("{} ({} dialect)", rendered.statements.len(), rendered.dialect)));
     facts.push(("fingerprint", format!("sha256:{}", rendered.fingerprint)));
     o.push_str(&backfill::layout::pairs(&facts, "--   "));
-    for s in rendered.statements() {
+    for s in &rendered.statements {
         let est = match (s.step, s.batch.and_then(|n| plan.batches.get(n as usize - 1))) {
             (backfill::render::Step::WriteBatch, Some(b)) => {
                 format!(
@@ -171,14 +219,14 @@ fn text(plan: &Plan, rendered: &RenderedPlan, warehouse: &str) -> String {
             }
             _ => String::new(),
         };
-        let _ = write!(o, "\n{}{est}\n{};\n", header(s, plan), s.sql);
+        let _ = write!(o, "\n{}{est}\n{};\n", header(s, plan, rendered.dialect), s.sql);
     }
     o
 }
 
 /// `plan --out DIR`: `0001_prepare_view.sql`, `0003_b0001_write_batch.sql`, …
 /// Earlier plan files in DIR (`NNNN_*.sql`) are removed first so the folder holds one plan.
-fn write_sql_files(dir: &Path, plan: &Plan, rendered: &RenderedPlan) -> Result<(), Error> {
+fn write_sql_files(dir: &Path, plan: &Plan, rendered: &Listing) -> Result<(), Error> {
     let io = |context: String| move |source| Error::Io { context, source };
     std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
     for entry in std::fs::read_dir(dir).map_err(io(format!("reading {}", dir.display())))?.flatten() {
@@ -191,13 +239,13 @@ fn write_sql_files(dir: &Path, plan: &Plan, rendered: &RenderedPlan) -> Result<(
             std::fs::remove_file(entry.path()).map_err(io(format!("removing {}", entry.path().display())))?;
         }
     }
-    for s in rendered.statements() {
+    for s in &rendered.statements {
         let name = match s.batch {
             Some(b) => format!("{:04}_b{b:04}_{}.sql", s.index, s.step),
             None => format!("{:04}_{}.sql", s.index, s.step),
         };
         let path = dir.join(name);
-        std::fs::write(&path, format!("{}\n{};\n", header(s, plan), s.sql))
+        std::fs::write(&path, format!("{}\n{};\n", header(s, plan, rendered.dialect), s.sql))
             .map_err(io(format!("writing {}", path.display())))?;
     }
     Ok(())
@@ -218,17 +266,17 @@ struct JsonPlan<'a> {
 }
 
 impl<'a> JsonPlan<'a> {
-    fn new(plan: &'a Plan, rendered: &'a RenderedPlan, warehouse: &'a str) -> Self {
+    fn new(plan: &'a Plan, rendered: &Listing<'a>, warehouse: &'a str) -> Self {
         Self {
             format_version: 1,
             backfill_id: &plan.spec.backfill_id,
             warehouse,
-            dialect: rendered.dialect,
-            fingerprint: &rendered.fingerprint,
+            dialect: rendered.dialect.name(),
+            fingerprint: rendered.fingerprint,
             tool_version: backfill::render::TOOL_VERSION,
             plan,
             estimate: plan.estimate(),
-            statements: rendered.statements().collect(),
+            statements: rendered.statements.clone(),
         }
     }
 }

@@ -9,14 +9,40 @@ use crate::spec::*;
 use super::Ctx;
 
 impl Ctx {
+    /// `dialect:`, default `datafusion`.
+    pub(super) fn dialect(&self, raw: &RawSpec) -> Result<Dialect, SpecError> {
+        raw.dialect.as_deref().map_or(Ok(Dialect::DataFusion), |name| self.dialect_named("dialect", name))
+    }
+
+    fn dialect_named(&self, field: &str, name: &str) -> Result<Dialect, SpecError> {
+        Dialect::ALL.into_iter().find(|d| d.name() == name).ok_or_else(|| {
+            let names: Vec<&str> = Dialect::ALL.iter().map(|d| d.name()).collect();
+            self.err(field, format!("`{name}` is not a dialect"), format!("write one of {}", names.join(", ")))
+        })
+    }
+
     pub(super) fn transform(&self, raw: &RawSpec) -> Result<Transform, SpecError> {
+        let mut dialects = std::collections::BTreeMap::new();
+        for (name, t) in &raw.transform.dialects {
+            let field = format!("transform.dialects.{name}.sql");
+            let dialect = self.dialect_named(&format!("transform.dialects.{name}"), name)?;
+            if t.sql.trim().is_empty() {
+                return Err(self.err(&field, "is empty", "write the SELECT for this dialect, or remove the entry"));
+            }
+            dialects.insert(dialect, t.sql.clone());
+        }
+        let (sql, origin) = self.transform_text(raw)?;
+        Ok(Transform { sql, origin, dialects })
+    }
+
+    fn transform_text(&self, raw: &RawSpec) -> Result<(String, TransformOrigin), SpecError> {
         let t = &raw.transform;
         match (&t.sql, &t.file) {
             (Some(sql), None) => {
                 if sql.trim().is_empty() {
                     return Err(self.err("transform.sql", "is empty", "write the SELECT that computes corrected rows"));
                 }
-                Ok(Transform { sql: sql.clone(), origin: TransformOrigin::Inline })
+                Ok((sql.clone(), TransformOrigin::Inline))
             }
             (None, Some(file)) => {
                 let path = self.base_dir().join(file);
@@ -27,7 +53,7 @@ impl Ctx {
                         "give a path relative to the spec's folder",
                     )
                 })?;
-                Ok(Transform { sql, origin: TransformOrigin::File(path) })
+                Ok((sql, TransformOrigin::File(path)))
             }
             (Some(_), Some(_)) => Err(self.err(
                 "transform",

@@ -99,6 +99,7 @@ impl Ctx {
         let target = self.target(&raw, &id_ident)?;
         let execution = self.execution(&raw)?;
         let source_range = self.range(&raw, execution.max_partitions)?;
+        let dialect = self.dialect(&raw)?;
         let transform = self.transform(&raw)?;
         let downstream = raw
             .downstream
@@ -115,6 +116,7 @@ impl Ctx {
             reason,
             target,
             source_range,
+            dialect,
             transform,
             downstream,
             execution,
