@@ -7,6 +7,7 @@ mod common;
 mod crash;
 mod data_errors;
 mod demo;
+mod dialects;
 mod dry_run;
 mod execute;
 mod executed;

@@ -150,7 +150,11 @@ fn parse_statements(dialect: Dialect, sql: &str) -> Result<VecDeque<DFStatement>
         let mut parser = Parser::new(&*parser_dialect).with_tokens_with_locations(tokens);
         return match parser.parse_statements() {
             Ok(statements) => Ok(statements.into_iter().map(|s| DFStatement::Statement(Box::new(s))).collect()),
-            Err(e) => Err((e.to_string(), at(parser.peek_token_ref().span.start))),
+            Err(e) => {
+                let message = e.to_string();
+                let position = stated_position(&message).or_else(|| at(parser.peek_token_ref().span.start));
+                Err((message, position))
+            }
         };
     }
     let mut parser = DFParserBuilder::new(tokens).build().map_err(|e| (e.to_string(), None))?;
@@ -158,6 +162,15 @@ fn parse_statements(dialect: Dialect, sql: &str) -> Result<VecDeque<DFStatement>
         Ok(statements) => Ok(statements),
         Err(e) => Err((e.to_string(), at(parser.parser.peek_token_ref().span.start))),
     }
+}
+
+/// The `at Line: L, Column: C` a sqlparser error states in its text (the token it
+/// stopped at, even when the parser has already moved past it).
+fn stated_position(message: &str) -> Option<(usize, usize)> {
+    let (_, rest) = message.rsplit_once(" at Line: ")?;
+    let (line, rest) = rest.split_once(", Column: ")?;
+    let column: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some((line.parse().ok()?, column.parse().ok()?))
 }
 
 fn first_word(sql: &str) -> String {
@@ -183,7 +196,11 @@ pub fn relations<V: Visit>(node: &V) -> Vec<String> {
     let _ = node.visit(&mut ctes);
     let mut out = BTreeSet::new();
     let _ = visit_relations(node, |name| {
-        let text = name.0.iter().map(|p| p.to_string().trim_matches('"').to_string()).collect::<Vec<_>>().join(".");
+        // Each part unquoted, whatever the dialect quotes with ("x", `x`).
+        let part = |p: &datafusion::sql::sqlparser::ast::ObjectNamePart| {
+            p.as_ident().map_or_else(|| p.to_string(), |i| i.value.clone())
+        };
+        let text = name.0.iter().map(part).collect::<Vec<_>>().join(".");
         if !ctes.0.contains(&text.to_lowercase()) {
             out.insert(text);
         }
@@ -257,6 +274,7 @@ pub fn transform_error_in(
 #[cfg(test)]
 mod tests {
     use super::parse_statements;
+    use crate::sql::Dialect;
 
     #[test]
     fn parse_errors_carry_the_position_where_parsing_stopped() {
