@@ -4,6 +4,7 @@
 //! snapshots; a transform that the dialect's parser rejects is a spec error.
 
 mod parse;
+mod proof;
 
 use std::path::Path;
 
