@@ -8,6 +8,7 @@ mod crash;
 mod data_errors;
 mod demo;
 mod dry_run;
+mod engines;
 mod execute;
 mod executed;
 mod faults;
