@@ -9,6 +9,7 @@ mod data_errors;
 mod demo;
 mod dialects;
 mod dry_run;
+mod engines;
 mod execute;
 mod executed;
 mod faults;

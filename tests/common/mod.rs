@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+pub mod engines;
 pub mod seasonal;
 pub mod tpch;
 
