@@ -99,7 +99,8 @@ pub fn parse_query(spec: &Spec, sql: &str) -> Result<Box<Query>, SpecError> {
 /// transform's file), more than one statement, or a statement that is not a query.
 pub fn parse_query_in(spec: &Spec, dialect: Dialect, sql: &str) -> Result<Box<Query>, SpecError> {
     let source = spec.transform.for_dialect(dialect);
-    let transform_error = |spec: &Spec, at, problem: String, fix: &str| transform_error_in(spec, &source, at, problem, fix);
+    let transform_error =
+        |spec: &Spec, at, problem: String, fix: &str| transform_error_in(spec, &source, at, problem, fix);
     let mut statements = parse_statements(dialect, sql).map_err(|(message, at)| {
         let fix = if source.field.starts_with("transform.dialects") {
             "fix the SQL; `backfill plan --dialect D` shows it rendered for each batch".to_string()
@@ -113,7 +114,12 @@ pub fn parse_query_in(spec: &Spec, dialect: Dialect, sql: &str) -> Result<Box<Qu
     })?;
     let only_query = "write the transform as a single SELECT (or WITH … SELECT) without a trailing statement";
     if statements.len() != 1 {
-        return Err(transform_error(spec, None, format!("the transform holds {} statements", statements.len()), only_query));
+        return Err(transform_error(
+            spec,
+            None,
+            format!("the transform holds {} statements", statements.len()),
+            only_query,
+        ));
     }
     match statements.pop_front() {
         Some(DFStatement::Statement(stmt)) => match *stmt {

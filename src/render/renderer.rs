@@ -80,8 +80,9 @@ impl<'p> StatementRenderer<'p> {
         shadow: &TableName,
         dialect: Dialect,
     ) -> Result<Self, RenderError> {
-        let env =
-            templates.environment(dialect).map_err(|(template, message)| RenderError::Template { template, message })?;
+        let env = templates
+            .environment(dialect)
+            .map_err(|(template, message)| RenderError::Template { template, message })?;
         let transform = TransformTemplate::compile_for(&plan.spec, dialect)?;
         let spec = &plan.spec;
         let mut columns = Vec::with_capacity(plan.columns.len());
@@ -98,8 +99,7 @@ impl<'p> StatementRenderer<'p> {
         let previous_body = if plan.view.exists || dialect == Dialect::DataFusion {
             plan.view.body.clone()
         } else {
-            let parts: Vec<String> =
-                spec.target.table.to_string().split('.').map(|p| dialect.quote_ident(p)).collect();
+            let parts: Vec<String> = spec.target.table.to_string().split('.').map(|p| dialect.quote_ident(p)).collect();
             format!("SELECT * FROM {}", parts.join("."))
         };
         let data_columns: Vec<String> =

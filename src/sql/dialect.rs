@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 
 /// A SQL dialect. `datafusion` is executed by `backfill run --execute`; the others are
 /// rendered as scripts (`plan --dialect D --out DIR`) for the warehouse's own client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
-#[derive(clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Dialect {
     /// Apache DataFusion: what backfill executes.
@@ -35,8 +36,14 @@ pub enum Dialect {
 
 impl Dialect {
     /// Every dialect, in the order the README lists them.
-    pub const ALL: [Dialect; 6] =
-        [Dialect::DataFusion, Dialect::Postgres, Dialect::DuckDb, Dialect::Spark, Dialect::BigQuery, Dialect::Snowflake];
+    pub const ALL: [Dialect; 6] = [
+        Dialect::DataFusion,
+        Dialect::Postgres,
+        Dialect::DuckDb,
+        Dialect::Spark,
+        Dialect::BigQuery,
+        Dialect::Snowflake,
+    ];
 
     /// The dialect's name, as in `--dialect`, the spec's `dialect:` and `templates/<name>/`.
     pub fn name(self) -> &'static str {
@@ -137,7 +144,9 @@ impl Dialect {
                 name("TEXT", "VARCHAR", "STRING", "STRING", "VARCHAR")
             }
             DataType::Date32 | DataType::Date64 => "DATE".to_string(),
-            DataType::Timestamp(_, None) => name("TIMESTAMP", "TIMESTAMP", "TIMESTAMP_NTZ", "DATETIME", "TIMESTAMP_NTZ"),
+            DataType::Timestamp(_, None) => {
+                name("TIMESTAMP", "TIMESTAMP", "TIMESTAMP_NTZ", "DATETIME", "TIMESTAMP_NTZ")
+            }
             DataType::Timestamp(_, Some(_)) => {
                 name("TIMESTAMPTZ", "TIMESTAMPTZ", "TIMESTAMP", "TIMESTAMP", "TIMESTAMP_TZ")
             }

@@ -15,12 +15,8 @@ pub const DIALECTS: [&str; 6] = ["datafusion", "postgres", "duckdb", "spark", "b
 
 /// `plan SPEC --dialect D --out DIR` (extra args after), asserting exit 0.
 pub fn plan_scripts(spec: &str, dialect: &str, out: &Path, extra: &[&str]) {
-    let run = backfill()
-        .args(["plan", spec, "--dialect", dialect, "--out"])
-        .arg(out)
-        .args(extra)
-        .output()
-        .expect("runs");
+    let run =
+        backfill().args(["plan", spec, "--dialect", dialect, "--out"]).arg(out).args(extra).output().expect("runs");
     assert_eq!(run.status.code(), Some(0), "{dialect}: {}", String::from_utf8_lossy(&run.stderr));
 }
 
@@ -44,7 +40,10 @@ fn a_transform_the_dialects_parser_rejects_is_a_spec_error_at_its_line_and_colum
     let spec = std::fs::read_to_string(crate::common::root().join("specs/revenue-tax-fix.yaml")).unwrap();
     // Spark's backticks: DataFusion's parser reads them, PostgreSQL's does not.
     let spec = spec
-        .replace("warehouse: ../fixtures/warehouse", &format!("warehouse: {}", crate::common::fixture_warehouse().display()))
+        .replace(
+            "warehouse: ../fixtures/warehouse",
+            &format!("warehouse: {}", crate::common::fixture_warehouse().display()),
+        )
         .replace("    FROM staging.revenue_events\n", "    FROM `staging`.`revenue_events`\n");
     let path = dir.path().join("backticks.yaml");
     std::fs::write(&path, &spec).unwrap();

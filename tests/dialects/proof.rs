@@ -58,7 +58,12 @@ fn prove(engine: &dyn SqlEngine, dialect: &str) {
         engine.load_table(&fixture_warehouse(), table);
     }
     let dir = tempfile::tempdir().unwrap();
-    plan_scripts("specs/revenue-tax-fix.yaml", dialect, dir.path(), &["--warehouse", fixture_warehouse().to_str().unwrap()]);
+    plan_scripts(
+        "specs/revenue-tax-fix.yaml",
+        dialect,
+        dir.path(),
+        &["--warehouse", fixture_warehouse().to_str().unwrap()],
+    );
     let script = |name: &str| dir.path().join(name);
 
     let printed = engine.run_script(&script("run.sql"));

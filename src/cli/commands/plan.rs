@@ -100,10 +100,12 @@ struct Listing<'a> {
 fn write_scripts(dir: &Path, plan: &Plan, scripts: &Scripts) -> Result<(), Error> {
     for script in scripts.all() {
         let path = dir.join(script.file);
-        let mut text = format!("-- backfill {}: {} ({} dialect)\n", script.file, plan.spec.backfill_id, scripts.dialect);
+        let mut text =
+            format!("-- backfill {}: {} ({} dialect)\n", script.file, plan.spec.backfill_id, scripts.dialect);
         text.push_str(&format!("-- plan fingerprint sha256:{}\n", scripts.fingerprint));
         text.push_str(&script.text(|s| header(s, plan, scripts.dialect)));
-        std::fs::write(&path, text).map_err(|source| Error::Io { context: format!("writing {}", path.display()), source })?;
+        std::fs::write(&path, text)
+            .map_err(|source| Error::Io { context: format!("writing {}", path.display()), source })?;
     }
     Ok(())
 }
