@@ -77,7 +77,8 @@ pub enum Error {
     /// `--templates` override) renamed or dropped it. Never read as 0.
     #[error(
         "the result of {statement} has no column `{column}`, which backfill reads (its columns: {present})\n  \
-         fix: restore the column in templates/datafusion/{statement}.sql.j2, or in its --templates override"
+         fix: restore the column in template {statement}.sql.j2 (under templates/common/ or templates/datafusion/), \
+         or in its --templates override"
     )]
     MissingColumn {
         /// The statement's step name, e.g. `reconcile_partitions`.

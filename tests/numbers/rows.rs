@@ -35,7 +35,7 @@ fn rows_with_a_null_key_or_a_null_value_are_matched_never_removed_and_added() {
 fn a_template_that_renames_a_result_column_is_an_error_naming_it_not_a_zero() {
     let wh = warehouse_copy();
     let templates = tempfile::tempdir().unwrap();
-    let original = std::fs::read_to_string(root().join("templates/datafusion/reconcile_partitions.sql.j2")).unwrap();
+    let original = std::fs::read_to_string(root().join("templates/common/reconcile_partitions.sql.j2")).unwrap();
     assert!(original.contains("AS base_rows"));
     std::fs::write(
         templates.path().join("reconcile_partitions.sql.j2"),
@@ -58,7 +58,7 @@ fn a_template_that_renames_a_result_column_is_an_error_naming_it_not_a_zero() {
             "{stderr}"
         );
         assert!(
-            stderr.contains("fix: restore the column in templates/datafusion/reconcile_partitions.sql.j2"),
+            stderr.contains("fix: restore the column in template reconcile_partitions.sql.j2 (under templates/common/"),
             "{stderr}"
         );
     }
