@@ -3,6 +3,7 @@
 //! DataFusion's parser before anyone sees it; and computes the plan fingerprint.
 //! Renders only; writes nothing.
 
+mod context;
 mod renderer;
 mod scripts;
 mod step;
@@ -12,7 +13,8 @@ use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
-pub use renderer::{order_column, rollback_statement, StatementRenderer};
+pub use context::order_column;
+pub use renderer::{rollback_statement, StatementRenderer};
 pub use scripts::{from_executed, render_scripts, Script, Scripts};
 pub use step::{Statement, Step};
 pub use templates::{Templates, DIALECT};

@@ -9,11 +9,12 @@ pub mod ident;
 mod identity;
 mod locate;
 mod raw;
+mod transform;
 pub mod units;
 mod validate;
 mod yaml;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -25,6 +26,7 @@ pub use error::SpecError;
 pub use ident::TableName;
 pub use identity::SpecIdentity;
 pub use locate::{Location, PathIndex};
+pub use transform::{Transform, TransformOrigin, TransformText};
 pub use units::{DeltaRange, Tolerance};
 
 /// Default for `execution.max_partitions`: plans above it are refused.
@@ -70,6 +72,10 @@ pub struct Spec {
     /// Where the spec was read from, for error messages. Not part of the fingerprint.
     #[serde(skip)]
     pub source: SpecSource,
+}
+
+fn is_datafusion(d: &Dialect) -> bool {
+    *d == Dialect::DataFusion
 }
 
 /// Where a spec came from, kept to locate later errors (a missing table found when the
@@ -142,65 +148,6 @@ impl SourceRange {
     pub fn partition_count(&self) -> i64 {
         (self.end - self.start).num_days() + 1 - self.exclude.len() as i64
     }
-}
-
-/// `transform:` — the SQL template and where its text came from.
-#[derive(Debug, Clone, Serialize)]
-pub struct Transform {
-    /// The minijinja SQL template (`{{ batch_start }}`, `{{ batch_end }}`, `{{ partitions }}`, `{{ backfill_id }}`).
-    pub sql: String,
-    /// Inline in the spec or from a file; used to place SQL errors.
-    #[serde(skip)]
-    pub origin: TransformOrigin,
-    /// `transform.dialects.<dialect>.sql`: the transform for one dialect, where
-    /// `transform.sql` is not portable to it (inline only).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub dialects: BTreeMap<Dialect, String>,
-}
-
-/// The transform text one dialect renders, and where it lives for error messages.
-#[derive(Debug, Clone)]
-pub struct TransformText<'a> {
-    /// The SQL template.
-    pub sql: &'a str,
-    /// `transform.sql` / `transform.file` (the spec's own text) or
-    /// `transform.dialects.<dialect>.sql` (an override).
-    pub field: String,
-    /// Where the text lives.
-    pub origin: &'a TransformOrigin,
-}
-
-impl Transform {
-    /// The transform `dialect` renders: its `transform.dialects` override, else the
-    /// spec's own text.
-    pub fn for_dialect(&self, dialect: Dialect) -> TransformText<'_> {
-        const INLINE: &TransformOrigin = &TransformOrigin::Inline;
-        match self.dialects.get(&dialect) {
-            Some(sql) => TransformText { sql, field: format!("transform.dialects.{dialect}.sql"), origin: INLINE },
-            None => {
-                let field = match self.origin {
-                    TransformOrigin::Inline => "transform.sql",
-                    TransformOrigin::File(_) => "transform.file",
-                };
-                TransformText { sql: &self.sql, field: field.into(), origin: &self.origin }
-            }
-        }
-    }
-}
-
-fn is_datafusion(d: &Dialect) -> bool {
-    *d == Dialect::DataFusion
-}
-
-/// Where the transform's text lives, so an error at its line N can be shown at the
-/// right line of the right file.
-#[derive(Debug, Clone, Default)]
-pub enum TransformOrigin {
-    /// `transform.sql`; the text's first line is this line of the spec file.
-    #[default]
-    Inline,
-    /// `transform.file`, resolved against the spec's folder.
-    File(PathBuf),
 }
 
 /// `execution:` — batching and throttling, defaults filled in.

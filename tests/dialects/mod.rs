@@ -20,6 +20,13 @@ pub fn plan_scripts(spec: &str, dialect: &str, out: &Path, extra: &[&str]) {
     assert_eq!(run.status.code(), Some(0), "{dialect}: {}", String::from_utf8_lossy(&run.stderr));
 }
 
+/// The sample spec's text, its warehouse made absolute so a copy elsewhere finds it.
+fn sample_spec_text() -> String {
+    let spec = std::fs::read_to_string(crate::common::root().join("specs/revenue-tax-fix.yaml")).unwrap();
+    let warehouse = crate::common::fixture_warehouse();
+    spec.replace("warehouse: ../fixtures/warehouse", &format!("warehouse: {}", warehouse.display()))
+}
+
 #[test]
 fn the_three_scripts_of_the_sample_spec_are_pinned_in_every_dialect() {
     for dialect in DIALECTS {
@@ -61,20 +68,31 @@ fn a_transform_the_dialects_parser_rejects_is_a_spec_error_at_its_line_and_colum
     // The same spec renders in Spark, whose parser reads backticks.
     plan_scripts(path.to_str().unwrap(), "spark", &out, &[]);
     assert!(std::fs::read_to_string(out.join("run.sql")).unwrap().contains("FROM `staging`.`revenue_events`"));
+
+    // With `dialect: postgres` in the spec, `plan` renders PostgreSQL without --dialect,
+    // and `validate` parses the transform as PostgreSQL: both refuse it.
+    let spec = spec.replace("target:\n", "dialect: postgres\ntarget:\n");
+    std::fs::write(&path, &spec).unwrap();
+    for args in [vec!["plan"], vec!["validate"]] {
+        let run = backfill().args(&args).arg(&path).output().unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(&format!("backticks.yaml:{}:10", line + 1)), "{args:?}: {stderr}");
+    }
 }
 
 #[test]
 fn a_per_dialect_transform_replaces_the_spec_transform_in_that_dialect_only() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = std::fs::read_to_string(crate::common::root().join("specs/revenue-tax-fix.yaml")).unwrap();
-    let spec = spec
-        .replace("warehouse: ../fixtures/warehouse", &format!("warehouse: {}", crate::common::fixture_warehouse().display()))
-        .replace(
-            "downstream:",
-            "  dialects:\n    postgres:\n      sql: |\n        SELECT revenue_date, merchant_id, gross_revenue,\n               \
-             (gross_revenue - tax_amount)::numeric(18, 2) AS net_revenue\n        FROM staging.revenue_events\n        \
-             WHERE revenue_date BETWEEN {{ batch_start }} AND {{ batch_end }}\ndownstream:",
-        );
+    let postgres = "  dialects:
+    postgres:
+      sql: |
+        SELECT revenue_date, merchant_id, gross_revenue,
+               (gross_revenue - tax_amount)::numeric(18, 2) AS net_revenue
+        FROM staging.revenue_events
+        WHERE revenue_date BETWEEN {{ batch_start }} AND {{ batch_end }}
+downstream:";
+    let spec = sample_spec_text().replace("downstream:", postgres);
     let path = dir.path().join("override.yaml");
     std::fs::write(&path, &spec).unwrap();
     for (dialect, has_cast) in [("postgres", true), ("duckdb", false)] {

@@ -209,7 +209,15 @@ fn text(plan: &Plan, rendered: &Listing, warehouse: &str) -> String {
     facts.push(("statements", format!("{} ({} dialect)", rendered.statements.len(), rendered.dialect)));
     facts.push(("fingerprint", format!("sha256:{}", rendered.fingerprint)));
     o.push_str(&backfill::layout::pairs(&facts, "--   "));
+    // A warehouse dialect's step may be several statements (BEGIN; DELETE; INSERT;
+    // COMMIT): one header above them all.
+    let mut last = None;
     for s in &rendered.statements {
+        if last == Some((s.step, s.batch)) {
+            let _ = writeln!(o, "{};", s.sql);
+            continue;
+        }
+        last = Some((s.step, s.batch));
         let est = match (s.step, s.batch.and_then(|n| plan.batches.get(n as usize - 1))) {
             (backfill::render::Step::WriteBatch, Some(b)) => {
                 format!(
