@@ -178,4 +178,14 @@ pub enum RenderError {
     /// The transform, which comes from the spec, failed (exit 2).
     #[error(transparent)]
     Spec(#[from] crate::spec::SpecError),
+    /// The plan cannot be written in this dialect (exit 2).
+    #[error("cannot render the plan in {dialect}: {problem}\n  fix: {fix}")]
+    Unsupported {
+        /// The dialect asked for.
+        dialect: crate::sql::Dialect,
+        /// What it lacks.
+        problem: String,
+        /// What to do instead.
+        fix: String,
+    },
 }

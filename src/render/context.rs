@@ -60,18 +60,34 @@ pub(super) fn shared(plan: &Plan, shadow: &TableName, dialect: Dialect) -> Resul
     for c in &plan.columns {
         let sql_type = match dialect {
             Dialect::DataFusion => c.sql_type.clone(),
-            _ => dialect.type_name(&c.data_type).ok_or_else(|| RenderError::Template {
-                template: format!("templates/{dialect}/"),
-                message: format!("column {} has type {}, which {dialect} has no name for", c.name, c.data_type),
+            _ => dialect.type_name(&c.data_type).ok_or_else(|| RenderError::Unsupported {
+                dialect,
+                problem: format!(
+                    "column {} of {} has type {}, which {dialect} has no type for",
+                    c.name, spec.target.table, c.data_type
+                ),
+                fix: "render this backfill in a dialect that has it (postgres holds any decimal)".into(),
             })?,
         };
         columns.push(ColumnCtx { name: &c.name, sql_type: Value::from_safe_string(sql_type) });
     }
-    let previous_body = if plan.view.exists || dialect == Dialect::DataFusion {
+    // The view's body before the publish: backfill's catalog body (DataFusion SQL, whose
+    // quoted names are string literals where identifiers are quoted with backticks), or
+    // the base table when the catalog has none.
+    let previous_body = if dialect == Dialect::DataFusion || plan.view.exists {
+        if dialect.quote_char() != '"' && plan.view.body.contains('"') {
+            return Err(RenderError::Unsupported {
+                dialect,
+                problem: format!(
+                    "the catalog body of {} quotes names with \", which {dialect} reads as strings",
+                    spec.target.view
+                ),
+                fix: "redefine the view without quoted names (backfill query shows it), then plan again".into(),
+            });
+        }
         plan.view.body.clone()
     } else {
-        let parts: Vec<String> = spec.target.table.to_string().split('.').map(|p| dialect.quote_ident(p)).collect();
-        format!("SELECT * FROM {}", parts.join("."))
+        format!("SELECT * FROM {}", dialect.quote_table(&spec.target.table.to_string()))
     };
     let data_columns: Vec<String> = plan.columns.iter().filter(|c| !c.is_partition).map(|c| c.name.clone()).collect();
     let identity = if spec.target.keys.is_empty() { data_columns.clone() } else { spec.target.keys.clone() };

@@ -231,17 +231,16 @@ pub const THROTTLES: [&str; 6] = [
 ];
 
 /// sha256 over the tool version, the dialect, the normalized spec (JSON, defaults
-/// filled, no paths, no [`THROTTLES`]) and every statement with its step and batch. Hex,
-/// 64 characters.
+/// filled, no paths, no [`THROTTLES`], no `dialect:` nor `transform.dialects`) and every
+/// statement with its step and batch. Hex, 64 characters.
 pub fn fingerprint<'a>(plan: &Plan, statements: impl Iterator<Item = &'a Statement>) -> String {
-    fingerprint_of(crate::sql::Dialect::DataFusion, plan, &[], statements)
+    fingerprint_of(crate::sql::Dialect::DataFusion, plan, statements)
 }
 
-/// [`fingerprint`] of a plan in `dialect`, over `extra` texts too (after the spec).
+/// [`fingerprint`] of a plan in `dialect`.
 pub fn fingerprint_of<'a>(
     dialect: crate::sql::Dialect,
     plan: &Plan,
-    extra: &[&str],
     statements: impl Iterator<Item = &'a Statement>,
 ) -> String {
     let mut h = Sha256::new();
@@ -255,11 +254,15 @@ pub fn fingerprint_of<'a>(
             execution.remove(field);
         }
     }
-    h.update(serde_json::to_vec(&spec).expect("a spec always serializes"));
-    for text in extra {
-        h.update(b"\n");
-        h.update(text.as_bytes());
+    // Which dialect renders, and the transforms of other dialects, are not this plan: the
+    // statements hold the transform this dialect rendered.
+    if let Some(spec) = spec.as_object_mut() {
+        spec.remove("dialect");
     }
+    if let Some(transform) = spec.get_mut("transform").and_then(|t| t.as_object_mut()) {
+        transform.remove("dialects");
+    }
+    h.update(serde_json::to_vec(&spec).expect("a spec always serializes"));
     for s in statements {
         h.update(format!("\n-- {} {:?}\n", s.step, s.batch).as_bytes());
         h.update(s.sql.as_bytes());

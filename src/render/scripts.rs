@@ -33,9 +33,9 @@ pub struct Scripts {
     pub publish: Script,
     /// The view's previous body and ledger row.
     pub rollback: Script,
-    /// Hex sha256 over the tool version, the dialect, the normalized spec, the view's
-    /// previous body and every statement of `run.sql` (the ledger rows carry it, so it
-    /// cannot cover the scripts that write them).
+    /// Hex sha256 over the tool version, the dialect, the normalized spec and every
+    /// statement of the three scripts (those that write a ledger row with a placeholder
+    /// where the fingerprint goes).
     pub fingerprint: String,
 }
 
@@ -56,7 +56,7 @@ fn client(dialect: Dialect, file: &str) -> String {
     match dialect {
         Dialect::DataFusion => format!("not run by a client: `backfill` executes {file}'s statements itself"),
         Dialect::Postgres => format!("psql -v ON_ERROR_STOP=1 -f {file}"),
-        Dialect::DuckDb => format!("duckdb WAREHOUSE.duckdb < {file}"),
+        Dialect::DuckDb => format!("duckdb -bail WAREHOUSE.duckdb < {file}"),
         Dialect::Spark => format!("spark-sql -f {file}"),
         Dialect::BigQuery => format!("bq query --use_legacy_sql=false < {file}"),
         Dialect::Snowflake => format!("snowsql -o exit_on_error=true -f {file}"),
@@ -90,11 +90,28 @@ pub fn render_scripts(plan: &Plan, templates: &Templates, dialect: Dialect) -> R
         }
     }
     push(&mut run, Step::ReconcileRange, None, r.render_statements(Step::ReconcileRange, None, r.shared())?);
-    let fingerprint = super::fingerprint_of(dialect, plan, &[&plan.view.body], run.iter());
+    // The ledger rows carry the fingerprint, which covers them too: publish.sql and
+    // rollback.sql are rendered once with a placeholder for it, hashed with run.sql, and
+    // rendered again with the fingerprint.
+    let ends = |r: &StatementRenderer, index: usize| -> Result<(Vec<Statement>, Vec<Statement>), RenderError> {
+        let mut at = index;
+        let mut numbered = |step: Step| -> Result<Vec<Statement>, RenderError> {
+            let sqls = r.render_statements(step, None, r.shared())?;
+            Ok(sqls
+                .into_iter()
+                .map(|sql| {
+                    at += 1;
+                    Statement { index: at, step, batch: None, sql }
+                })
+                .collect())
+        };
+        Ok((numbered(Step::ViewSwap)?, numbered(Step::Rollback)?))
+    };
+    r.set_fingerprint(&"0".repeat(64));
+    let (publish, rollback) = ends(&r, index)?;
+    let fingerprint = super::fingerprint_of(dialect, plan, run.iter().chain(&publish).chain(&rollback));
     r.set_fingerprint(&fingerprint);
-    let (mut publish, mut rollback) = (Vec::new(), Vec::new());
-    push(&mut publish, Step::ViewSwap, None, r.render_statements(Step::ViewSwap, None, r.shared())?);
-    push(&mut rollback, Step::Rollback, None, r.render_statements(Step::Rollback, None, r.shared())?);
+    let (publish, rollback) = ends(&r, index)?;
     let script = |file: &'static str, what: &str, statements| Script {
         file,
         preamble: vec![what.to_string(), format!("run: {}", client(dialect, file))],

@@ -76,22 +76,34 @@ impl Templates {
         }
     }
 
-    /// `(file, source)` of template `name` for `dialect`: the override file if present,
-    /// else the embedded text of the first folder that has it.
+    /// `(file, source)` of template `name` for `dialect`: an override file if present,
+    /// else the embedded text of the first folder that has it. Overrides: DataFusion's
+    /// templates are `DIR/<name>.sql.j2`; a warehouse dialect's are
+    /// `DIR/<dialect>/<name>.sql.j2`, and `DIR/<name>.sql.j2` only for a template it shares
+    /// with DataFusion (`templates/common/`), so a DataFusion override never replaces a
+    /// script's statement.
     ///
     /// Errors: an override that exists but cannot be read, or a name with no template.
     pub fn source(&self, dialect: Dialect, name: &str) -> Result<(String, String), String> {
+        let embedded = Self::folders(dialect)
+            .into_iter()
+            .find_map(|folder| EMBEDDED.iter().find(|(n, _)| *n == format!("{folder}/{name}")));
         if let Some(dir) = &self.override_dir {
-            let path = dir.join(format!("{name}.sql.j2"));
-            if path.exists() {
+            let shared = embedded.is_some_and(|(n, _)| n.starts_with("common/"));
+            let mut candidates = Vec::new();
+            if dialect != Dialect::DataFusion {
+                candidates.push(dir.join(dialect.name()).join(format!("{name}.sql.j2")));
+            }
+            if dialect == Dialect::DataFusion || shared {
+                candidates.push(dir.join(format!("{name}.sql.j2")));
+            }
+            if let Some(path) = candidates.into_iter().find(|p| p.exists()) {
                 let text =
                     std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
                 return Ok((path.display().to_string(), text));
             }
         }
-        Self::folders(dialect)
-            .into_iter()
-            .find_map(|folder| EMBEDDED.iter().find(|(n, _)| *n == format!("{folder}/{name}")))
+        embedded
             .map(|(n, text)| (format!("templates/{n}.sql.j2"), text.to_string()))
             .ok_or_else(|| format!("there is no {dialect} template `{name}`"))
     }

@@ -82,7 +82,9 @@ impl Dialect {
 
     /// Quote one identifier part: bare when it is a lowercase word that is not a SQL
     /// keyword (`merchant_id`), quoted with [`Dialect::quote_char`] (doubled inside)
-    /// otherwise (`"date"`, `` `date` ``).
+    /// otherwise (`"date"`, `` `date` ``). Snowflake stores an unquoted name in upper
+    /// case and matches a quoted one exactly, so a lowercase keyword is quoted there in
+    /// upper case (`"DATE"`), the name an unquoted `date` column has.
     pub fn quote_ident(self, name: &str) -> String {
         let plain = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
             && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
@@ -91,7 +93,13 @@ impl Dialect {
             return name.to_string();
         }
         let q = self.quote_char();
+        let name = if plain && self == Dialect::Snowflake { upper.as_str() } else { name };
         format!("{q}{}{q}", name.replace(q, &format!("{q}{q}")))
+    }
+
+    /// Quote a `schema.table` name part by part ([`Dialect::quote_ident`]).
+    pub fn quote_table(self, name: &str) -> String {
+        name.split('.').map(|p| self.quote_ident(p)).collect::<Vec<_>>().join(".")
     }
 
     /// A string literal. Standard SQL doubles a quote (`'it''s'`); BigQuery escapes it
@@ -150,7 +158,12 @@ impl Dialect {
             DataType::Timestamp(_, Some(_)) => {
                 name("TIMESTAMPTZ", "TIMESTAMPTZ", "TIMESTAMP", "TIMESTAMP", "TIMESTAMP_TZ")
             }
-            DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => self.decimal(*p, *s),
+            // Beyond 38 digits (or with a negative scale) only PostgreSQL has a type.
+            DataType::Decimal128(p, s) | DataType::Decimal256(p, s)
+                if self == Postgres || (*p <= 38 && *s >= 0 && (self != BigQuery || *p as i16 - *s as i16 <= 38)) =>
+            {
+                self.decimal(*p, *s)
+            }
             DataType::Binary | DataType::LargeBinary | DataType::BinaryView => {
                 name("BYTEA", "BLOB", "BINARY", "BYTES", "BINARY")
             }
@@ -190,6 +203,11 @@ mod tests {
         assert_eq!(Dialect::Spark.quote_ident("date"), "`date`");
         assert_eq!(Dialect::BigQuery.quote_ident("a`b"), "`a``b`");
         assert_eq!(Dialect::Snowflake.quote_ident("merchant_id"), "merchant_id");
+        assert_eq!(Dialect::Snowflake.quote_ident("status"), "\"STATUS\"");
+        assert_eq!(Dialect::Snowflake.quote_ident("Mixed"), "\"Mixed\"");
+        assert_eq!(Dialect::Postgres.quote_ident("status"), "\"status\"");
+        assert_eq!(Dialect::Spark.type_name(&DataType::Decimal256(60, 2)), None);
+        assert_eq!(Dialect::Postgres.type_name(&DataType::Decimal256(60, 2)).unwrap(), "NUMERIC(60, 2)");
         assert_eq!(Dialect::Postgres.string_literal("it's").unwrap(), "'it''s'");
         assert_eq!(Dialect::BigQuery.string_literal("it's").unwrap(), "'it\\'s'");
         assert!(Dialect::Spark.string_literal("it's").is_err());

@@ -7,37 +7,27 @@
 mod dialect;
 mod view;
 
-use std::sync::LazyLock;
-
 use chrono::NaiveDate;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::sql::parser::DFParser;
-use datafusion::sql::sqlparser::keywords::ALL_KEYWORDS;
 use datafusion::sql::sqlparser::parser::Parser;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 use minijinja::value::{Value, ValueKind};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior};
-use regex::Regex;
 
 pub use dialect::Dialect;
 pub use view::{view_definition, ViewDefinition};
 
-static PLAIN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z_][a-z0-9_]*$").unwrap());
-
-/// Quote one identifier part: left bare when it is a lowercase word that is not a SQL
-/// keyword (`merchant_id`), double-quoted with `"` doubled otherwise (`"date"`).
+/// Quote one identifier part for DataFusion: left bare when it is a lowercase word that
+/// is not a SQL keyword (`merchant_id`), double-quoted with `"` doubled otherwise
+/// (`"date"`). See [`Dialect::quote_ident`].
 pub fn quote_ident(name: &str) -> String {
-    let upper = name.to_ascii_uppercase();
-    if PLAIN.is_match(name) && ALL_KEYWORDS.binary_search(&upper.as_str()).is_err() {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
+    Dialect::DataFusion.quote_ident(name)
 }
 
-/// Quote a `schema.table` name part by part.
+/// Quote a `schema.table` name part by part, for DataFusion.
 pub fn quote_table(name: &str) -> String {
-    name.split('.').map(quote_ident).collect::<Vec<_>>().join(".")
+    Dialect::DataFusion.quote_table(name)
 }
 
 /// A SQL string literal: `'it''s'`.
@@ -95,8 +85,7 @@ pub fn table_filter(dialect: Dialect, name: String) -> Result<Value, Error> {
     if name.split('.').count() != 2 || name.split('.').any(str::is_empty) {
         return Err(Error::new(ErrorKind::InvalidOperation, format!("`{name}` is not a schema.table name")));
     }
-    let parts: Vec<String> = name.split('.').map(|p| dialect.quote_ident(p)).collect();
-    Ok(Value::from_safe_string(parts.join(".")))
+    Ok(Value::from_safe_string(dialect.quote_table(&name)))
 }
 
 /// Filter `sql_list`: a list of values, each formatted as by [`format_value`], joined by `, `.

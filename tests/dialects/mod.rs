@@ -102,3 +102,53 @@ downstream:";
         assert_eq!(run.contains("(gross_revenue - tax_amount)::numeric(18, 2)"), has_cast, "{dialect}");
     }
 }
+
+#[test]
+fn a_datafusion_override_never_replaces_a_scripts_statement_and_a_dialects_own_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir_all(templates.join("postgres")).unwrap();
+    // An override of DataFusion's view swap, as a team may keep for `run --execute`.
+    std::fs::write(templates.join("view_swap.sql.j2"), "CREATE OR REPLACE VIEW {{ view | table }} AS SELECT 1")
+        .unwrap();
+    let plain = dir.path().join("plain");
+    plan_scripts("specs/revenue-tax-fix.yaml", "postgres", &plain, &[]);
+    let with_df_override = dir.path().join("df");
+    plan_scripts(
+        "specs/revenue-tax-fix.yaml",
+        "postgres",
+        &with_df_override,
+        &["--templates", templates.to_str().unwrap()],
+    );
+    let publish = |d: &Path| std::fs::read_to_string(d.join("publish.sql")).unwrap();
+    assert_eq!(publish(&with_df_override), publish(&plain), "DataFusion's view_swap override is not PostgreSQL's");
+
+    std::fs::write(templates.join("postgres/view_swap.sql.j2"), "SELECT 'reviewed' AS publish").unwrap();
+    let with_pg_override = dir.path().join("pg");
+    plan_scripts(
+        "specs/revenue-tax-fix.yaml",
+        "postgres",
+        &with_pg_override,
+        &["--templates", templates.to_str().unwrap()],
+    );
+    assert!(publish(&with_pg_override).contains("SELECT 'reviewed' AS publish;"), "{}", publish(&with_pg_override));
+}
+
+#[test]
+fn a_transform_for_another_dialect_leaves_the_datafusion_fingerprint_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let fingerprint = |spec: &str| {
+        let path = dir.path().join("spec.yaml");
+        std::fs::write(&path, spec).unwrap();
+        let out = backfill().arg("validate").arg(&path).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.lines().find(|l| l.contains("fingerprint sha256:")).unwrap().to_string()
+    };
+    let before = fingerprint(&sample_spec_text());
+    let spark = "  dialects:\n    spark:\n      sql: SELECT * FROM staging.revenue_events\ndownstream:";
+    let after = fingerprint(
+        &sample_spec_text().replace("downstream:", spark).replace("target:\n", "dialect: spark\ntarget:\n"),
+    );
+    assert_eq!(before, after);
+}

@@ -57,10 +57,11 @@ async fn both_specs_render_in_all_six_dialects_and_every_statement_parses_in_its
         }
     }
     assert_eq!(checked.len(), 12, "two specs in six dialects: {checked:?}");
-    // The sample spec: the shadow's schema and table (Spark: after three SETs); 78
-    // batches of a write (four statements in a transaction, one INSERT OVERWRITE in
-    // Spark) and five reconciliation queries; the range query; publish and rollback: the
-    // ledger's schema and table, the view and the ledger row (PostgreSQL: in BEGIN/COMMIT).
+    // The sample spec: the shadow's schema and table; 78 batches of a write (four
+    // statements in a transaction; in Spark four SETs, a DROP of each of the 546
+    // partitions, one INSERT OVERWRITE) and five reconciliation queries; the range query;
+    // publish and rollback: the ledger's schema and table, the view and the ledger row
+    // (PostgreSQL: in BEGIN/COMMIT).
     assert_eq!(checked[&("revenue-tax-fix.yaml", "postgres")], 2 + 78 * 9 + 1 + 6 + 6);
-    assert_eq!(checked[&("revenue-tax-fix.yaml", "spark")], 5 + 78 * 6 + 1 + 4 + 4);
+    assert_eq!(checked[&("revenue-tax-fix.yaml", "spark")], 2 + 78 * (4 + 1 + 5) + 546 + 1 + 4 + 4);
 }

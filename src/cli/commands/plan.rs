@@ -166,7 +166,11 @@ fn text(plan: &Plan, rendered: &Listing, warehouse: &str) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "-- backfill plan: {}", spec.backfill_id);
     let keys = if spec.target.keys.is_empty() { "whole rows".to_string() } else { spec.target.keys.join(", ") };
-    let view_state = if plan.view.exists { "exists" } else { "created by the first step" };
+    let view_state = match (plan.view.exists, rendered.dialect) {
+        (true, _) => "exists",
+        (false, Dialect::DataFusion) => "created by the first step",
+        (false, _) => "not in backfill's catalog: its body before publish is taken as SELECT * FROM the base table",
+    };
     let (execution, target) = (&spec.execution, &spec.target);
     let mut facts = vec![
         ("reason", format!("{} ({}): {}", spec.reason.issue, spec.reason.kind, spec.reason.change)),
@@ -249,13 +253,24 @@ fn write_sql_files(dir: &Path, plan: &Plan, rendered: &Listing) -> Result<(), Er
             std::fs::remove_file(entry.path()).map_err(io(format!("removing {}", entry.path().display())))?;
         }
     }
+    // One file per step: a warehouse dialect's step may be several statements (BEGIN;
+    // DELETE; INSERT; COMMIT) that only make sense together.
+    let mut steps: Vec<Vec<&Statement>> = Vec::new();
     for s in &rendered.statements {
+        match steps.last_mut() {
+            Some(group) if group[0].step == s.step && group[0].batch == s.batch => group.push(s),
+            _ => steps.push(vec![s]),
+        }
+    }
+    for group in steps {
+        let s = group[0];
         let name = match s.batch {
             Some(b) => format!("{:04}_b{b:04}_{}.sql", s.index, s.step),
             None => format!("{:04}_{}.sql", s.index, s.step),
         };
         let path = dir.join(name);
-        std::fs::write(&path, format!("{}\n{};\n", header(s, plan, rendered.dialect), s.sql))
+        let body: String = group.iter().map(|s| format!("{};\n", s.sql)).collect();
+        std::fs::write(&path, format!("{}\n{body}", header(s, plan, rendered.dialect)))
             .map_err(io(format!("writing {}", path.display())))?;
     }
     Ok(())
