@@ -181,7 +181,10 @@ pub fn rollback_statement(
     previous_body: &str,
     index: usize,
 ) -> Result<super::Statement, RenderError> {
-    let file = || format!("templates/common/{}.sql.j2", Step::Rollback.template());
+    let file = || {
+        let name = Step::Rollback.template();
+        templates.source(Dialect::DataFusion, name).map_or_else(|m| m, |(file, _)| file)
+    };
     let env = templates
         .environment(Dialect::DataFusion)
         .map_err(|(template, message)| RenderError::Template { template, message })?;

@@ -1,18 +1,21 @@
 //! `backfill plan SPEC [--dialect D] [--out DIR] [--format text|json]`.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::ValueEnum;
 use serde::Serialize;
 
 use backfill::plan::{Batch, Dependent, Plan};
-use backfill::render::{from_executed, render, render_scripts, Scripts, Statement, Templates, WAREHOUSE_URL};
+use backfill::render::{from_executed, render, render_scripts, Statement, Templates, WAREHOUSE_URL};
 use backfill::spec::{Dialect, Spec};
 use backfill::Error;
 
 use crate::cli::common::{bytes, open_warehouse, print, Global};
 use backfill::number::count;
+
+mod out;
+use out::{write_scripts, write_sql_files};
 
 /// Show what a backfill will do, before anything runs.
 ///
@@ -90,28 +93,14 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
 
 /// The statements `plan` lists, in order: the executed plan's for DataFusion, the three
 /// scripts' for a warehouse dialect.
-struct Listing<'a> {
-    dialect: Dialect,
-    fingerprint: &'a str,
-    statements: Vec<&'a Statement>,
-}
-
-/// `plan --out DIR`: `DIR/run.sql`, `DIR/publish.sql`, `DIR/rollback.sql`.
-fn write_scripts(dir: &Path, plan: &Plan, scripts: &Scripts) -> Result<(), Error> {
-    for script in scripts.all() {
-        let path = dir.join(script.file);
-        let mut text =
-            format!("-- backfill {}: {} ({} dialect)\n", script.file, plan.spec.backfill_id, scripts.dialect);
-        text.push_str(&format!("-- plan fingerprint sha256:{}\n", scripts.fingerprint));
-        text.push_str(&script.text(|s| header(s, plan, scripts.dialect)));
-        std::fs::write(&path, text)
-            .map_err(|source| Error::Io { context: format!("writing {}", path.display()), source })?;
-    }
-    Ok(())
+pub(super) struct Listing<'a> {
+    pub(super) dialect: Dialect,
+    pub(super) fingerprint: &'a str,
+    pub(super) statements: Vec<&'a Statement>,
 }
 
 /// The comment line above a statement: `-- [3] batch 1/78 · write_batch: …`.
-fn header(s: &Statement, plan: &Plan, dialect: Dialect) -> String {
+pub(super) fn header(s: &Statement, plan: &Plan, dialect: Dialect) -> String {
     let batch = s.batch.and_then(|n| plan.batches.get(n as usize - 1));
     match batch {
         Some(b) => format!(
@@ -236,44 +225,6 @@ fn text(plan: &Plan, rendered: &Listing, warehouse: &str) -> String {
         let _ = write!(o, "\n{}{est}\n{};\n", header(s, plan, rendered.dialect), s.sql);
     }
     o
-}
-
-/// `plan --out DIR`: `0001_prepare_view.sql`, `0003_b0001_write_batch.sql`, …
-/// Earlier plan files in DIR (`NNNN_*.sql`) are removed first so the folder holds one plan.
-fn write_sql_files(dir: &Path, plan: &Plan, rendered: &Listing) -> Result<(), Error> {
-    let io = |context: String| move |source| Error::Io { context, source };
-    std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
-    for entry in std::fs::read_dir(dir).map_err(io(format!("reading {}", dir.display())))?.flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
-        let ours = name.ends_with(".sql")
-            && name.len() > 5
-            && name.get(..4).is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
-            && name.as_bytes()[4] == b'_';
-        if ours {
-            std::fs::remove_file(entry.path()).map_err(io(format!("removing {}", entry.path().display())))?;
-        }
-    }
-    // One file per step: a warehouse dialect's step may be several statements (BEGIN;
-    // DELETE; INSERT; COMMIT) that only make sense together.
-    let mut steps: Vec<Vec<&Statement>> = Vec::new();
-    for s in &rendered.statements {
-        match steps.last_mut() {
-            Some(group) if group[0].step == s.step && group[0].batch == s.batch => group.push(s),
-            _ => steps.push(vec![s]),
-        }
-    }
-    for group in steps {
-        let s = group[0];
-        let name = match s.batch {
-            Some(b) => format!("{:04}_b{b:04}_{}.sql", s.index, s.step),
-            None => format!("{:04}_{}.sql", s.index, s.step),
-        };
-        let path = dir.join(name);
-        let body: String = group.iter().map(|s| format!("{};\n", s.sql)).collect();
-        std::fs::write(&path, format!("{}\n{body}", header(s, plan, rendered.dialect)))
-            .map_err(io(format!("writing {}", path.display())))?;
-    }
-    Ok(())
 }
 
 /// `plan --format json`.
