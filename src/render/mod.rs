@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 pub use context::order_column;
 pub use renderer::{rollback_statement, StatementRenderer};
 pub use scripts::{from_executed, render_scripts, Script, Scripts};
-pub use step::{Statement, Step};
+pub use step::{by_step, Statement, Step};
 pub use templates::{Templates, DIALECT};
 
 pub use crate::error::RenderError;

@@ -74,44 +74,36 @@ pub fn render_scripts(plan: &Plan, templates: &Templates, dialect: Dialect) -> R
     }
     let mut r = StatementRenderer::new_in(plan, templates, &plan.spec.target.shadow, dialect)?;
     let mut index = 0;
-    let mut push = |out: &mut Vec<Statement>, step: Step, batch: Option<u32>, sqls: Vec<String>| {
-        for sql in sqls {
-            index += 1;
-            out.push(Statement { index, step, batch, sql });
-        }
-    };
-    let mut run = Vec::new();
-    push(&mut run, Step::CreateShadow, None, r.render_statements(Step::CreateShadow, None, r.shared())?);
+    let mut run =
+        numbered(&mut index, Step::CreateShadow, None, r.render_statements(Step::CreateShadow, None, r.shared())?);
     let steps = r.batch_steps();
     for batch in &plan.batches {
         let ctx = r.batch_context(batch)?;
         for step in &steps {
-            push(&mut run, *step, Some(batch.number), r.render_statements(*step, Some(batch), ctx.clone())?);
+            let sqls = r.render_statements(*step, Some(batch), ctx.clone())?;
+            run.extend(numbered(&mut index, *step, Some(batch.number), sqls));
         }
     }
-    push(&mut run, Step::ReconcileRange, None, r.render_statements(Step::ReconcileRange, None, r.shared())?);
+    run.extend(numbered(
+        &mut index,
+        Step::ReconcileRange,
+        None,
+        r.render_statements(Step::ReconcileRange, None, r.shared())?,
+    ));
     // The ledger rows carry the fingerprint, which covers them too: publish.sql and
     // rollback.sql are rendered once with a placeholder for it, hashed with run.sql, and
     // rendered again with the fingerprint.
-    let ends = |r: &StatementRenderer, index: usize| -> Result<(Vec<Statement>, Vec<Statement>), RenderError> {
+    let ends = |r: &StatementRenderer| -> Result<(Vec<Statement>, Vec<Statement>), RenderError> {
         let mut at = index;
-        let mut numbered = |step: Step| -> Result<Vec<Statement>, RenderError> {
-            let sqls = r.render_statements(step, None, r.shared())?;
-            Ok(sqls
-                .into_iter()
-                .map(|sql| {
-                    at += 1;
-                    Statement { index: at, step, batch: None, sql }
-                })
-                .collect())
-        };
-        Ok((numbered(Step::ViewSwap)?, numbered(Step::Rollback)?))
+        let publish = numbered(&mut at, Step::ViewSwap, None, r.render_statements(Step::ViewSwap, None, r.shared())?);
+        let rollback = numbered(&mut at, Step::Rollback, None, r.render_statements(Step::Rollback, None, r.shared())?);
+        Ok((publish, rollback))
     };
     r.set_fingerprint(&"0".repeat(64));
-    let (publish, rollback) = ends(&r, index)?;
+    let (publish, rollback) = ends(&r)?;
     let fingerprint = super::fingerprint_of(dialect, plan, run.iter().chain(&publish).chain(&rollback));
     r.set_fingerprint(&fingerprint);
-    let (publish, rollback) = ends(&r, index)?;
+    let (publish, rollback) = ends(&r)?;
     let script = |file: &'static str, what: &str, statements| Script {
         file,
         preamble: vec![what.to_string(), format!("run: {}", client(dialect, file))],
@@ -140,15 +132,24 @@ pub fn render_scripts(plan: &Plan, templates: &Templates, dialect: Dialect) -> R
     })
 }
 
+/// `sqls` as statements of `step` (and `batch`), numbered on from `*index`.
+fn numbered(index: &mut usize, step: Step, batch: Option<u32>, sqls: Vec<String>) -> Vec<Statement> {
+    sqls.into_iter()
+        .map(|sql| {
+            *index += 1;
+            Statement { index: *index, step, batch, sql }
+        })
+        .collect()
+}
+
 /// The DataFusion plan's statements as the three scripts. `backfill` runs them itself:
 /// between a batch's COPY into its staging prefix and its reconciliation it moves the
 /// staged files into the shadow's partitions, and it writes the catalog and the ledger
 /// around the view swap; those steps are Rust, not SQL, and the preambles say so.
 pub fn from_executed(rendered: &RenderedPlan) -> Scripts {
-    let batches = rendered.batches.iter().flat_map(|b| std::iter::once(&b.write).chain(b.reconcile.iter()));
-    let run: Vec<Statement> = std::iter::once(&rendered.create_shadow)
-        .chain(batches)
-        .chain(std::iter::once(&rendered.reconcile_range))
+    let run: Vec<Statement> = rendered
+        .statements()
+        .filter(|s| !matches!(s.step, Step::PrepareView | Step::ViewSwap | Step::Rollback))
         .cloned()
         .collect();
     let dialect = Dialect::DataFusion;
@@ -184,13 +185,11 @@ impl Script {
     /// comment naming its step (and batch), ended by `;`.
     pub fn text(&self, header: impl Fn(&Statement) -> String) -> String {
         let mut out: String = self.preamble.iter().map(|l| format!("-- {l}\n")).collect();
-        let mut last: Option<(Step, Option<u32>)> = None;
-        for s in &self.statements {
-            if last != Some((s.step, s.batch)) {
-                out.push_str(&format!("\n{}\n", header(s)));
-                last = Some((s.step, s.batch));
+        for run in super::by_step(&self.statements) {
+            out.push_str(&format!("\n{}\n", header(run[0])));
+            for s in run {
+                out.push_str(&format!("{};\n", s.sql));
             }
-            out.push_str(&format!("{};\n", s.sql));
         }
         out
     }

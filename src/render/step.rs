@@ -125,3 +125,16 @@ pub struct Statement {
     /// The SQL, exactly as it will run.
     pub sql: String,
 }
+
+/// `statements` in runs of one step of one batch, in order: a warehouse dialect's step may
+/// be several statements (BEGIN; DELETE; INSERT; COMMIT) that are shown and written together.
+pub fn by_step<'a>(statements: impl IntoIterator<Item = &'a Statement>) -> Vec<Vec<&'a Statement>> {
+    let mut runs: Vec<Vec<&Statement>> = Vec::new();
+    for s in statements {
+        match runs.last_mut() {
+            Some(run) if run[0].step == s.step && run[0].batch == s.batch => run.push(s),
+            _ => runs.push(vec![s]),
+        }
+    }
+    runs
+}

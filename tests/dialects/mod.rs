@@ -113,24 +113,17 @@ fn a_datafusion_override_never_replaces_a_scripts_statement_and_a_dialects_own_d
         .unwrap();
     let plain = dir.path().join("plain");
     plan_scripts("specs/revenue-tax-fix.yaml", "postgres", &plain, &[]);
+    let with_templates = |out: &Path| {
+        plan_scripts("specs/revenue-tax-fix.yaml", "postgres", out, &["--templates", templates.to_str().unwrap()]);
+    };
     let with_df_override = dir.path().join("df");
-    plan_scripts(
-        "specs/revenue-tax-fix.yaml",
-        "postgres",
-        &with_df_override,
-        &["--templates", templates.to_str().unwrap()],
-    );
+    with_templates(&with_df_override);
     let publish = |d: &Path| std::fs::read_to_string(d.join("publish.sql")).unwrap();
     assert_eq!(publish(&with_df_override), publish(&plain), "DataFusion's view_swap override is not PostgreSQL's");
 
     std::fs::write(templates.join("postgres/view_swap.sql.j2"), "SELECT 'reviewed' AS publish").unwrap();
     let with_pg_override = dir.path().join("pg");
-    plan_scripts(
-        "specs/revenue-tax-fix.yaml",
-        "postgres",
-        &with_pg_override,
-        &["--templates", templates.to_str().unwrap()],
-    );
+    with_templates(&with_pg_override);
     assert!(publish(&with_pg_override).contains("SELECT 'reviewed' AS publish;"), "{}", publish(&with_pg_override));
 }
 

@@ -202,15 +202,9 @@ fn text(plan: &Plan, rendered: &Listing, warehouse: &str) -> String {
     facts.push(("statements", format!("{} ({} dialect)", rendered.statements.len(), rendered.dialect)));
     facts.push(("fingerprint", format!("sha256:{}", rendered.fingerprint)));
     o.push_str(&backfill::layout::pairs(&facts, "--   "));
-    // A warehouse dialect's step may be several statements (BEGIN; DELETE; INSERT;
-    // COMMIT): one header above them all.
-    let mut last = None;
-    for s in &rendered.statements {
-        if last == Some((s.step, s.batch)) {
-            let _ = writeln!(o, "{};", s.sql);
-            continue;
-        }
-        last = Some((s.step, s.batch));
+    // One header above each step, whose statements may be several (BEGIN; DELETE; …).
+    for run in backfill::render::by_step(rendered.statements.iter().copied()) {
+        let s = run[0];
         let est = match (s.step, s.batch.and_then(|n| plan.batches.get(n as usize - 1))) {
             (backfill::render::Step::WriteBatch, Some(b)) => {
                 format!(
@@ -222,7 +216,10 @@ fn text(plan: &Plan, rendered: &Listing, warehouse: &str) -> String {
             }
             _ => String::new(),
         };
-        let _ = write!(o, "\n{}{est}\n{};\n", header(s, plan, rendered.dialect), s.sql);
+        let _ = write!(o, "\n{}{est}\n", header(s, plan, rendered.dialect));
+        for s in run {
+            let _ = writeln!(o, "{};", s.sql);
+        }
     }
     o
 }

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use backfill::plan::Plan;
-use backfill::render::{Scripts, Statement};
+use backfill::render::Scripts;
 use backfill::Error;
 
 use super::{header, Listing};
@@ -39,14 +39,7 @@ pub(super) fn write_sql_files(dir: &Path, plan: &Plan, rendered: &Listing) -> Re
     }
     // One file per step: a warehouse dialect's step may be several statements (BEGIN;
     // DELETE; INSERT; COMMIT) that only make sense together.
-    let mut steps: Vec<Vec<&Statement>> = Vec::new();
-    for s in &rendered.statements {
-        match steps.last_mut() {
-            Some(group) if group[0].step == s.step && group[0].batch == s.batch => group.push(s),
-            _ => steps.push(vec![s]),
-        }
-    }
-    for group in steps {
+    for group in backfill::render::by_step(rendered.statements.iter().copied()) {
         let s = group[0];
         let name = match s.batch {
             Some(b) => format!("{:04}_b{b:04}_{}.sql", s.index, s.step),
