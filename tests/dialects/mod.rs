@@ -130,18 +130,23 @@ fn a_datafusion_override_never_replaces_a_scripts_statement_and_a_dialects_own_d
 #[test]
 fn a_transform_for_another_dialect_leaves_the_datafusion_fingerprint_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let fingerprint = |spec: &str| {
+    let validate = |spec: &str| {
         let path = dir.path().join("spec.yaml");
         std::fs::write(&path, spec).unwrap();
         let out = backfill().arg("validate").arg(&path).output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-        let text = String::from_utf8(out.stdout).unwrap();
-        text.lines().find(|l| l.contains("fingerprint sha256:")).unwrap().to_string()
+        String::from_utf8(out.stdout).unwrap()
     };
-    let before = fingerprint(&sample_spec_text());
+    let fingerprint = |text: &str| text.lines().find(|l| l.contains("fingerprint sha256:")).unwrap().to_string();
+    let before = validate(&sample_spec_text());
     let spark = "  dialects:\n    spark:\n      sql: SELECT * FROM staging.revenue_events\ndownstream:";
-    let after = fingerprint(
-        &sample_spec_text().replace("downstream:", spark).replace("target:\n", "dialect: spark\ntarget:\n"),
-    );
-    assert_eq!(before, after);
+    let after =
+        validate(&sample_spec_text().replace("downstream:", spark).replace("target:\n", "dialect: spark\ntarget:\n"));
+    assert_eq!(fingerprint(&before), fingerprint(&after));
+    // validate also renders the spec's dialect: the schema and table of the shadow, then
+    // per batch four SETs, the INSERT OVERWRITE and five reconciliation queries, a DROP
+    // of each of the 546 partitions, the range query, and publish's and rollback's four.
+    let spark_statements = 2 + 78 * (4 + 1 + 5) + 546 + 1 + 4 + 4;
+    assert!(after.contains(&format!("also as spark scripts: {spark_statements} statements")), "{after}");
+    assert!(!before.contains("also as"), "{before}");
 }
