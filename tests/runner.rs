@@ -2,6 +2,7 @@
 //! drives the real `backfill` binary or the library against the bundled fixture.
 
 mod architecture;
+mod ballista;
 mod bad_specs;
 mod common;
 mod crash;

@@ -14,6 +14,10 @@ use backfill::Error;
 pub struct Global {
     /// `--warehouse` or `BACKFILL_WAREHOUSE`.
     pub warehouse: Option<String>,
+    /// `--engine`: overrides the spec's `execution.engine`.
+    pub engine: Option<backfill::spec::EngineKind>,
+    /// `--scheduler` or `BACKFILL_BALLISTA_SCHEDULER`.
+    pub scheduler: Option<String>,
 }
 
 /// A spec compiled all the way to statements.

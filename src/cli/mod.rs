@@ -39,6 +39,17 @@ pub struct Cli {
     #[arg(long, global = true, env = "BACKFILL_WAREHOUSE", value_name = "URL")]
     warehouse: Option<String>,
 
+    /// The engine that runs a backfill's statements: datafusion, embedded in this
+    /// process, or ballista, a cluster (see --scheduler). Overrides the spec's
+    /// `execution.engine` [default: datafusion].
+    #[arg(long, global = true, value_enum, value_name = "ENGINE")]
+    engine: Option<backfill::spec::EngineKind>,
+
+    /// With --engine ballista: the scheduler of a running cluster, df://HOST:PORT (see
+    /// `backfill cluster`); without it, a cluster starts inside this process.
+    #[arg(long, global = true, env = "BACKFILL_BALLISTA_SCHEDULER", value_name = "URL")]
+    scheduler: Option<String>,
+
     /// Log format on stderr; set RUST_LOG (e.g. RUST_LOG=backfill=debug) for detail.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -87,7 +98,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(ErrorKind::Runtime.exit_code());
         }
     };
-    let global = common::Global { warehouse: cli.warehouse };
+    let global = common::Global { warehouse: cli.warehouse, engine: cli.engine, scheduler: cli.scheduler };
     match runtime.block_on(commands::run(cli.command, &global)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,

@@ -87,6 +87,13 @@ pub trait Engine: Send + Sync {
     /// Errors: schemas that cannot form tables.
     fn over_tables(&self, tables: Vec<MemoryTable>) -> Result<Arc<dyn Engine>, Error>;
 
+    /// Whether a batch's checks should read its partitions into memory for
+    /// [`Engine::over_tables`] (true), or the engine reads them from the files itself
+    /// (false: `over_tables` is then given the tables without rows).
+    fn reconciles_in_memory(&self) -> bool {
+        true
+    }
+
     /// Forget what the engine cached about `table`'s files (after a commit into it).
     fn refresh(&self, table: &TableName);
 

@@ -6,6 +6,7 @@
 //! committed batch to the run's [`checks::Checks`], which the reconciliation stage
 //! implements. [`pruning`] makes a scan of a few partitions of a large table cheap to plan.
 
+pub mod ballista;
 mod batch;
 pub mod checks;
 mod drift;

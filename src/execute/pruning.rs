@@ -55,6 +55,16 @@ impl PartitionPruned {
         Self { inner, key, memo: Mutex::new(None) }
     }
 
+    /// The wrapped listing table.
+    pub fn inner(&self) -> &Arc<ListingTable> {
+        &self.inner
+    }
+
+    /// The partition column's name and type.
+    pub fn key(&self) -> &(String, DataType) {
+        &self.key
+    }
+
     /// The raw values of every `key=value` folder holding a Parquet file, from the same
     /// cached listing the wrapped table scans (computed once per cached listing); `None`
     /// when a value is percent-encoded (then the wrapped table, which decodes, prunes by

@@ -24,6 +24,7 @@ use crate::catalog;
 use crate::clock;
 use crate::plan::{Batch, Plan};
 use crate::render::RenderedPlan;
+use crate::spec::EngineKind;
 use crate::sql::view_definition;
 use crate::state::{self, BackfillDir, BatchState, HeldLease, PlanRecord};
 use crate::warehouse::Warehouse;
@@ -38,6 +39,12 @@ pub struct ExecuteOptions {
     pub force_unlock: bool,
     /// Discard the shadow and the checkpoints and begin again.
     pub restart: bool,
+    /// The engine that runs the statements (the caller resolves `--engine` against
+    /// `execution.engine`).
+    pub engine: EngineKind,
+    /// With [`EngineKind::Ballista`], the scheduler (`df://HOST:PORT`); none starts a
+    /// standalone cluster in this process.
+    pub scheduler: Option<String>,
 }
 
 /// The outcome of a run that did not fail.
@@ -244,7 +251,14 @@ async fn prepare(
     for schema in [&spec.target.view.schema, &spec.target.shadow.schema] {
         session::ensure_schema(&ctx, schema);
     }
-    let engine = DataFusionEngine::new(ctx, wh, Some(dir.clone()), spec.execution.query_timeout);
+    let limit = spec.execution.query_timeout;
+    let engine: Arc<dyn Engine> = match opts.engine {
+        EngineKind::DataFusion => Arc::new(DataFusionEngine::new(ctx, wh, Some(dir.clone()), limit)),
+        EngineKind::Ballista => {
+            let ctx = super::ballista::connect(&ctx, opts.scheduler.as_deref()).await?;
+            Arc::new(super::ballista::BallistaEngine::new(DataFusionEngine::new(ctx, wh, Some(dir.clone()), limit)))
+        }
+    };
     engine.run(&rendered.prepare_view).await?;
     let view = view_definition(&rendered.prepare_view.sql).map_err(|message| Error::Corrupt {
         path: format!("the rendered statement {}", rendered.prepare_view.step),
@@ -252,9 +266,9 @@ async fn prepare(
     })?;
     lease.check(wh).await?;
     catalog::create_view(wh, current, &spec.target.view.to_string(), &view.body).await?;
-    output::check(&engine, plan, &plan.batches[0].partitions).await?;
+    output::check(engine.as_ref(), plan, &plan.batches[0].partitions).await?;
     engine.run(&rendered.create_shadow).await?;
-    Ok(Arc::new(engine))
+    Ok(engine)
 }
 
 /// Dotted paths where two JSON values differ, e.g. `execution.partitions_per_batch`.

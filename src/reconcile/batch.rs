@@ -75,13 +75,20 @@ impl BatchReconciler {
     /// The batch's partitions of `table`, read once, straight from each partition
     /// folder's files (see [`crate::warehouse::read_partition`]): no query is planned and
     /// no cached listing is used, so files another batch has just committed cannot be missed.
-    async fn load(&self, engine: &dyn Engine, table: &TableName, batch: &Batch) -> Result<Loaded, Error> {
+    /// Without `rows`, only the folders' files are listed (an engine that reads them itself).
+    async fn load(&self, engine: &dyn Engine, table: &TableName, batch: &Batch, rows: bool) -> Result<Loaded, Error> {
         let key = &self.plan.spec.target.partition_key;
         let schema = engine.schema(table).await?;
         let parts: Vec<_> = futures::stream::iter(batch.partitions.clone())
             .map(|day| {
                 let (wh, table, key, schema) = (self.wh.clone(), table.clone(), key.clone(), Arc::clone(&schema));
-                async move { crate::warehouse::read_partition(&wh, &table, &key, &day.to_string(), &schema).await }
+                async move {
+                    let day = day.to_string();
+                    match rows {
+                        true => crate::warehouse::read_partition(&wh, &table, &key, &day, &schema).await,
+                        false => crate::warehouse::partition_files(&wh, &table, &key, &day).await,
+                    }
+                }
             })
             .buffered(READ_CONCURRENCY)
             .try_collect()
@@ -122,8 +129,9 @@ impl Checks for BatchReconciler {
         statements: &BatchStatements,
     ) -> Result<Checked<BatchOutcome>, Error> {
         let spec = &self.plan.spec;
-        let base = self.load(engine, &spec.target.table, batch).await?;
-        let shadow = self.load(engine, &spec.target.shadow, batch).await?;
+        let rows = engine.reconciles_in_memory();
+        let base = self.load(engine, &spec.target.table, batch, rows).await?;
+        let shadow = self.load(engine, &spec.target.shadow, batch, rows).await?;
         let base_files = base.files;
         let local = engine.over_tables(vec![
             (spec.target.table.clone(), base.schema, base.rows),

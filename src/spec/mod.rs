@@ -4,6 +4,7 @@
 //! [`SpecIdentity`] reads only a backfill's id, consumer view and warehouse, leniently,
 //! for `rollback`, which must work whatever became of the rest of the spec.
 
+mod engine;
 mod error;
 pub mod ident;
 mod identity;
@@ -22,6 +23,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 pub use crate::sql::Dialect;
+pub use engine::EngineKind;
 pub use error::SpecError;
 pub use ident::TableName;
 pub use identity::SpecIdentity;
@@ -173,6 +175,10 @@ pub struct Execution {
     /// (exit 3; default 6h).
     #[serde(with = "humantime_serde_compat")]
     pub live_pipeline_max_wait: Duration,
+    /// The engine (default `datafusion`). Not part of the spec's fingerprint: either
+    /// engine gives the same shadow, so a run may be resumed on the other.
+    #[serde(skip)]
+    pub engine: EngineKind,
 }
 
 /// `validation:` — the gates.

@@ -94,6 +94,7 @@ pub struct RawExecution {
     pub query_timeout: Option<String>,
     pub live_pipeline_marker: Option<String>,
     pub live_pipeline_max_wait: Option<String>,
+    pub engine: Option<super::EngineKind>,
 }
 
 #[derive(Debug, Deserialize, Default)]

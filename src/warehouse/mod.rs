@@ -19,7 +19,7 @@ use url::Url;
 
 pub use footer::{read_footer, FileStats};
 pub use listing::{DataFile, PartitionColumn, PartitionType, TableListing, HIVE_DEFAULT_PARTITION};
-pub use read::{check_file, read_partition, PartitionRows, UnreadableFile};
+pub use read::{check_file, partition_files, read_partition, PartitionRows, UnreadableFile};
 
 use crate::spec::TableName;
 

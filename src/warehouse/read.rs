@@ -49,22 +49,8 @@ pub async fn read_partition(
     value: &str,
     schema: &SchemaRef,
 ) -> Result<PartitionRows, WarehouseError> {
-    let folder = ObjectPath::from(format!("{}{key}={value}", table.prefix()));
-    let mut objects: Vec<_> = wh.store().list(Some(&folder)).try_collect().await.map_err(|e| wh.store_error(e))?;
-    objects.sort_by(|a, b| a.location.cmp(&b.location));
-    let mut out = PartitionRows {
-        files: objects
-            .iter()
-            .map(|m| DataFile {
-                path: m.location.to_string(),
-                size: m.size,
-                e_tag: m.e_tag.clone(),
-                version: m.version.clone(),
-                partition: vec![(key.to_string(), value.to_string())],
-            })
-            .collect(),
-        rows: Vec::new(),
-    };
+    let objects = list_partition(wh, table, key, value).await?;
+    let mut out = PartitionRows { files: data_files(&objects, key, value), rows: Vec::new() };
     for object in objects.iter().filter(|m| m.location.extension() == Some("parquet")) {
         let fail = |message: String| WarehouseError::Data {
             location: wh.location().to_string(),
@@ -87,6 +73,45 @@ pub async fn read_partition(
         }
     }
     Ok(out)
+}
+
+/// The objects in partition folder `key=value` of `table`, by path; none for a
+/// missing folder. Errors: [`WarehouseError::Store`] when listing fails.
+async fn list_partition(
+    wh: &Warehouse,
+    table: &TableName,
+    key: &str,
+    value: &str,
+) -> Result<Vec<object_store::ObjectMeta>, WarehouseError> {
+    let folder = ObjectPath::from(format!("{}{key}={value}", table.prefix()));
+    let mut objects: Vec<_> = wh.store().list(Some(&folder)).try_collect().await.map_err(|e| wh.store_error(e))?;
+    objects.sort_by(|a, b| a.location.cmp(&b.location));
+    Ok(objects)
+}
+
+fn data_files(objects: &[object_store::ObjectMeta], key: &str, value: &str) -> Vec<DataFile> {
+    objects
+        .iter()
+        .map(|m| DataFile {
+            path: m.location.to_string(),
+            size: m.size,
+            e_tag: m.e_tag.clone(),
+            version: m.version.clone(),
+            partition: vec![(key.to_string(), value.to_string())],
+        })
+        .collect()
+}
+
+/// Partition `key=value` of `table` as [`read_partition`] would give it, without its
+/// rows: the objects in its folder. Errors: [`WarehouseError::Store`].
+pub async fn partition_files(
+    wh: &Warehouse,
+    table: &TableName,
+    key: &str,
+    value: &str,
+) -> Result<PartitionRows, WarehouseError> {
+    let objects = list_partition(wh, table, key, value).await?;
+    Ok(PartitionRows { files: data_files(&objects, key, value), rows: Vec::new() })
 }
 
 /// `batch` in `schema`'s column order and types, with `key` filled with `value`.

@@ -1,5 +1,6 @@
 //! One file per subcommand; this module only dispatches.
 
+mod cluster;
 mod demo;
 mod plan;
 mod publish;
@@ -29,6 +30,7 @@ pub enum Command {
     Releases(releases::Args),
     Query(query::Args),
     Demo(demo::Args),
+    Cluster(cluster::Args),
 }
 
 /// Run one subcommand.
@@ -44,5 +46,6 @@ pub async fn run(command: Command, global: &Global) -> Result<(), Error> {
         Command::Releases(args) => releases::run(args, global).await,
         Command::Query(args) => query::run(args, global).await,
         Command::Demo(args) => demo::run(args, global).await,
+        Command::Cluster(args) => cluster::run(args, global).await,
     }
 }

@@ -11,6 +11,7 @@ use backfill::layout;
 use backfill::number::{count, or_null, percent};
 use backfill::reconcile::dry_run::{dry_run, Coverage, DryRunOptions, DEFAULT_SAMPLE};
 use backfill::reconcile::{BatchOutcome, BatchReconciler};
+use backfill::spec::EngineKind;
 use backfill::render::Templates;
 use backfill::report::{self, date_list, DryRunSummary, Report};
 use backfill::Error;
@@ -106,7 +107,7 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
         opts.memory_limit = limit as usize;
     }
     if args.execute {
-        return execute(&args, &c, opts).await;
+        return execute(&args, &c, opts, global).await;
     }
     let templates = Templates::new(args.templates.as_deref());
     let options = DryRunOptions { budget: args.dry_run_budget, sample: args.sample, session: opts };
@@ -120,8 +121,26 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
     }
 }
 
-async fn execute(args: &Args, c: &crate::cli::common::Compiled, session: SessionOptions) -> Result<(), Error> {
-    let opts = ExecuteOptions { session, force_unlock: args.force_unlock, restart: args.restart };
+async fn execute(
+    args: &Args,
+    c: &crate::cli::common::Compiled,
+    session: SessionOptions,
+    global: &Global,
+) -> Result<(), Error> {
+    let engine = global.engine.unwrap_or(c.plan.spec.execution.engine);
+    if engine != EngineKind::Ballista && global.scheduler.is_some() {
+        return Err(Error::Usage(format!(
+            "--scheduler (or BACKFILL_BALLISTA_SCHEDULER) names a Ballista scheduler, but the engine is {engine}\n  \
+             fix: add --engine ballista (or `execution.engine: ballista` in the spec), or leave the scheduler out"
+        )));
+    }
+    let opts = ExecuteOptions {
+        session,
+        force_unlock: args.force_unlock,
+        restart: args.restart,
+        engine,
+        scheduler: global.scheduler.clone(),
+    };
     let dir = backfill::state::BackfillDir::new(&c.plan.spec.backfill_id);
     // For the progress bar only: unreadable checkpoints are the run's to report.
     let done = backfill::state::checkpoints::<BatchOutcome>(&c.warehouse, &dir)

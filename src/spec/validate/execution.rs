@@ -121,6 +121,7 @@ impl Ctx {
                 &e.live_pipeline_max_wait,
                 std::time::Duration::from_secs(6 * 3600),
             )?,
+            engine: e.engine.unwrap_or_default(),
         })
     }
 }
