@@ -2,8 +2,8 @@
 //! drives the real `backfill` binary or the library against the bundled fixture.
 
 mod architecture;
-mod ballista;
 mod bad_specs;
+mod ballista;
 mod common;
 mod crash;
 mod data_errors;

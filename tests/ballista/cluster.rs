@@ -41,7 +41,7 @@ fn node(wh: &std::path::Path, args: &[String]) -> Child {
 }
 
 /// Read `child`'s stderr until a line contains `text` (the executor's own log says
-/// when it polls the scheduler for work); then drain the rest on a thread.
+/// when the scheduler has registered it); then drain the rest on a thread.
 fn wait_for(child: &mut Child, text: &str) {
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     loop {
@@ -78,7 +78,7 @@ async fn a_scheduler_and_two_executor_processes_run_the_backfill_to_the_embedded
                 "8".into(),
             ],
         );
-        wait_for(&mut executor, "Starting poll work loop with scheduler");
+        wait_for(&mut executor, "Executor registration succeed");
         nodes.0.push(executor);
     }
     let url = format!("df://127.0.0.1:{scheduler}");

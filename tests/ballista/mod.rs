@@ -38,7 +38,8 @@ pub(crate) fn engine_free_results(wh: &Path) -> (Vec<Value>, Value) {
 
 /// Two months of the fixture spec (2024-12-01..2025-01-31, 9 batches): the runs that
 /// are repeated or compared more than once.
-pub(crate) const SHORT: [(&str, &str); 2] = [("end: 2026-05-31", "end: 2025-01-31"), ("exclude: [2025-12-25]", "exclude: []")];
+pub(crate) const SHORT: [(&str, &str); 2] =
+    [("end: 2026-05-31", "end: 2025-01-31"), ("exclude: [2025-12-25]", "exclude: []")];
 
 /// The fixture spec pointed at `wh` with `replace`, run with `run SPEC --execute ARGS`;
 /// must succeed. Its stderr.
@@ -66,15 +67,21 @@ async fn a_standalone_ballista_run_gives_the_embedded_engines_shadow_checks_and_
 #[tokio::test]
 async fn the_spec_field_execution_engine_picks_ballista_and_a_scheduler_without_it_is_refused() {
     let wh = warehouse_copy();
-    let spec = spec_for(wh.path(), &[("  partitions_per_batch: 7\n", "  partitions_per_batch: 7\n  engine: ballista\n")]);
-    let out = backfill().arg("run").arg(&spec).arg("--execute").arg("--engine").arg("datafusion");
-    let out = out.arg("--scheduler").arg("df://127.0.0.1:1").output().unwrap();
+    let spec =
+        spec_for(wh.path(), &[("  partitions_per_batch: 7\n", "  partitions_per_batch: 7\n  engine: ballista\n")]);
+    let scheduler = ["--scheduler", "df://127.0.0.1:1"];
+    let out = backfill()
+        .arg("run")
+        .arg(&spec)
+        .args(["--execute", "--engine", "datafusion"])
+        .args(scheduler)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("but the engine is datafusion"), "{stderr}");
     // The spec's engine, with an unreachable scheduler: the run fails to reach it (exit 3).
-    let out = backfill().arg("run").arg(&spec).arg("--execute").arg("--scheduler").arg("df://127.0.0.1:1");
-    let out = out.output().unwrap();
+    let out = backfill().arg("run").arg(&spec).arg("--execute").args(scheduler).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("Ballista scheduler at df://127.0.0.1:1"), "{stderr}");

@@ -60,7 +60,9 @@ pub async fn run(args: Args, global: &Global) -> Result<(), Error> {
             let (host, port) = scheduler
                 .rsplit_once(':')
                 .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
-                .ok_or_else(|| Error::Usage(format!("--scheduler {scheduler}: expected HOST:PORT, e.g. 127.0.0.1:50050")))?;
+                .ok_or_else(|| {
+                    Error::Usage(format!("--scheduler {scheduler}: expected HOST:PORT, e.g. 127.0.0.1:50050"))
+                })?;
             let opts = ExecutorOptions {
                 bind,
                 grpc_port,

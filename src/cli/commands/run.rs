@@ -11,9 +11,9 @@ use backfill::layout;
 use backfill::number::{count, or_null, percent};
 use backfill::reconcile::dry_run::{dry_run, Coverage, DryRunOptions, DEFAULT_SAMPLE};
 use backfill::reconcile::{BatchOutcome, BatchReconciler};
-use backfill::spec::EngineKind;
 use backfill::render::Templates;
 use backfill::report::{self, date_list, DryRunSummary, Report};
+use backfill::spec::EngineKind;
 use backfill::Error;
 
 use crate::cli::common::{bytes, compile, print, Global};

@@ -70,11 +70,10 @@ impl LogicalExtensionCodec for BackfillCodec {
         let e: Encoded = serde_json::from_slice(json).map_err(|e| DataFusionError::Internal(e.to_string()))?;
         let partitions: Vec<(String, DataType)> =
             e.partition_columns.iter().map(|(name, date)| (name.clone(), date_or_text(*date))).collect();
-        let key = partitions
-            .iter()
-            .find(|(name, _)| *name == e.key)
-            .cloned()
-            .ok_or_else(|| DataFusionError::Internal(format!("{table_ref}: key {} is no partition column", e.key)))?;
+        let key =
+            partitions.iter().find(|(name, _)| *name == e.key).cloned().ok_or_else(|| {
+                DataFusionError::Internal(format!("{table_ref}: key {} is no partition column", e.key))
+            })?;
         let file_fields = schema.fields().iter().filter(|f| !partitions.iter().any(|(n, _)| n == f.name()));
         let file_schema = Arc::new(Schema::new(file_fields.cloned().collect::<Vec<_>>()));
         let options = ListingOptions::new(Arc::new(ParquetFormat::default()))

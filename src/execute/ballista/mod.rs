@@ -21,8 +21,8 @@ pub mod codec;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use ::ballista::prelude::{SessionConfigExt, SessionContextExt};
+use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::SessionStateBuilder;
@@ -70,7 +70,10 @@ pub async fn connect(ctx: &SessionContext, scheduler: Option<&str>) -> Result<Se
     optimizer.enable_aggregate_dynamic_filter_pushdown = false;
     let state = SessionStateBuilder::new_from_existing(state).with_config(config).build();
     let connected = match scheduler {
-        Some(url) => SessionContext::remote_with_state(url, state).await,
+        Some(url) => match reachable(url).await {
+            Ok(()) => SessionContext::remote_with_state(url, state).await,
+            Err(e) => Err(e),
+        },
         None => SessionContext::standalone_with_state(state).await,
     };
     connected.map_err(|e| match scheduler {
@@ -83,6 +86,20 @@ pub async fn connect(ctx: &SessionContext, scheduler: Option<&str>) -> Result<Se
         ))),
         None => engine(e),
     })
+}
+
+/// Connect to the scheduler at `url` once, so that an unreachable one is an error before
+/// anything runs (Ballista itself connects at the first query). The port defaults to
+/// 50050, as Ballista's.
+async fn reachable(url: &str) -> datafusion::error::Result<()> {
+    use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+    let parsed = url::Url::parse(url).map_err(|e| datafusion::error::DataFusionError::Configuration(e.to_string()))?;
+    let host = parsed.host_str().unwrap_or_default();
+    let endpoint = format!("http://{host}:{}", parsed.port().unwrap_or(50050));
+    SchedulerGrpcClient::connect(endpoint)
+        .await
+        .map(drop)
+        .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))
 }
 
 /// The run's engine on Ballista: statements run as [`DataFusionEngine`] runs them, over
