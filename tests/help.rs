@@ -4,7 +4,7 @@
 use crate::common::backfill;
 
 const SUBCOMMANDS: &[&str] =
-    &["validate", "plan", "run", "status", "report", "publish", "rollback", "releases", "query", "demo"];
+    &["validate", "plan", "run", "status", "report", "publish", "rollback", "releases", "query", "demo", "cluster"];
 
 fn help(args: &[&str]) -> String {
     let out =
