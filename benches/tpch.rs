@@ -147,7 +147,8 @@ fn main() {
         let wh = Warehouse::open(&wh_dir.display().to_string()).unwrap();
         let catalog = backfill::catalog::latest(&wh).await.unwrap();
         let ctx = session::open(&wh, &catalog, &SessionOptions::default()).await.unwrap();
-        let sql = "SELECT count(*) FROM staging.lineitem WHERE ship_date BETWEEN DATE '1995-01-01' AND DATE '1996-06-30'";
+        let sql =
+            "SELECT count(*) FROM staging.lineitem WHERE ship_date BETWEEN DATE '1995-01-01' AND DATE '1996-06-30'";
         let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
         let column = batches[0].column(0).as_any().downcast_ref::<datafusion::arrow::array::Int64Array>().unwrap();
         column.value(0) as u64
