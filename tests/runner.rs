@@ -14,6 +14,7 @@ mod execute;
 mod executed;
 mod faults;
 mod help;
+mod lazy;
 mod numbers;
 mod plan_cli;
 mod pruning;
