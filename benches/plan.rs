@@ -1,12 +1,21 @@
-//! `cargo bench --bench plan`: how long `backfill plan` takes for a 10-year daily range.
+//! `cargo bench --bench plan`: how long `backfill plan` takes for a 10-year daily range
+//! in a warehouse of 50 tables, and how long opening an engine session and running one
+//! query against the base table take there.
 //!
 //! Builds a sample warehouse of 2016-01-01..2025-12-31 (3,653 daily partitions in each
-//! of two tables, 5 merchants a day) in a temp folder, then times the whole compile —
-//! spec load, warehouse listing, 3,653 footer reads, batching, rendering ~4,700
-//! statements and parsing each back — and prints the figures. Not a pass/fail test.
+//! of the sample's two tables, 5 merchants a day) in a temp folder, plus 48 more tables
+//! across four schemas (`bench_0` .. `bench_3`), each with the same 3,653 daily
+//! partitions (hard links to the source table's files: no copies). Then it times the
+//! whole compile — spec load, listing the tables the spec names, 3,653 footer reads,
+//! batching, rendering ~3,100 statements and parsing each back — and, separately, a
+//! session over the warehouse (`execute::session::open`) and one query against one
+//! partition of the base table. Prints the figures. Not a pass/fail test.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use backfill::catalog;
+use backfill::execute::session::{self, SessionOptions};
 use backfill::plan::Plan;
 use backfill::render::{render, Templates};
 use backfill::sample::{write_sample, SampleOptions};
@@ -15,6 +24,39 @@ use backfill::warehouse::Warehouse;
 use chrono::NaiveDate;
 
 const RUNS: usize = 5;
+/// Tables added to the sample's two.
+const EXTRA_TABLES: usize = 48;
+/// Schemas the extra tables are spread over.
+const EXTRA_SCHEMAS: usize = 4;
+
+/// Hard-link every partition of `root/staging/revenue_events` into `EXTRA_TABLES` tables
+/// `bench_<i % EXTRA_SCHEMAS>.events_<i>`; returns the number of files linked.
+fn add_tables(root: &Path) -> usize {
+    let source = root.join("staging/revenue_events");
+    let partitions: Vec<_> =
+        std::fs::read_dir(&source).expect("source table").map(|e| e.unwrap().file_name()).collect();
+    let mut linked = 0;
+    for i in 0..EXTRA_TABLES {
+        let table = root.join(format!("bench_{}/events_{i:02}", i % EXTRA_SCHEMAS));
+        for partition in &partitions {
+            let dir = table.join(partition);
+            std::fs::create_dir_all(&dir).expect("partition folder");
+            std::fs::hard_link(source.join(partition).join("part-0.parquet"), dir.join("part-0.parquet"))
+                .expect("hard link");
+            linked += 1;
+        }
+    }
+    linked
+}
+
+fn median(mut times: Vec<Duration>) -> (Duration, Duration, Duration) {
+    times.sort();
+    (times[0], times[times.len() / 2], times[times.len() - 1])
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
 
 fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -26,7 +68,11 @@ fn main() {
     };
     let t = Instant::now();
     write_sample(dir.path(), &opts).expect("sample warehouse");
-    eprintln!("setup: wrote a 3,653-day sample warehouse in {:.1?}", t.elapsed());
+    let linked = add_tables(dir.path());
+    eprintln!(
+        "setup: wrote a 3,653-day sample warehouse and {EXTRA_TABLES} more tables ({linked} linked files) in {:.1?}",
+        t.elapsed()
+    );
 
     let spec_text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/specs/revenue-tax-fix.yaml"))
         .expect("fixture spec")
@@ -58,23 +104,50 @@ fn main() {
         stages.push((build, rendering));
         shape = (partitions, batches, statements);
     }
-    times.sort();
     stages.sort();
+    let tables = runtime.block_on(Warehouse::open(&dir.path().display().to_string()).unwrap().tables()).unwrap();
     println!(
-        "plan, 10-year daily range: {} partitions, {} batches, {} statements rendered and parsed",
-        shape.0, shape.1, shape.2
+        "plan, 10-year daily range in a warehouse of {} tables: {} partitions, {} batches, \
+         {} statements rendered and parsed",
+        tables.len(),
+        shape.0,
+        shape.1,
+        shape.2
     );
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "  wall time over {RUNS} runs: min {:.0} ms, median {:.0} ms, max {:.0} ms",
-        ms(times[0]),
-        ms(times[RUNS / 2]),
-        ms(times[RUNS - 1])
-    );
+    let (min, mid, max) = median(times);
+    println!("  wall time over {RUNS} runs: min {:.0} ms, median {:.0} ms, max {:.0} ms", ms(min), ms(mid), ms(max));
     let (build, rendering) = stages[RUNS / 2];
     println!(
         "  of which (median run): plan (listing, footers, checks) {:.0} ms, render and parse {:.0} ms",
         ms(build),
         ms(rendering)
+    );
+
+    // A session over the whole warehouse, then one query reading one partition of the base.
+    let query = "SELECT count(*) AS n FROM finance.daily_revenue WHERE revenue_date = DATE '2020-06-01'";
+    let (mut opens, mut queries, mut totals) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        let (open, ran) = runtime.block_on(async {
+            let t = Instant::now();
+            let wh = Warehouse::open(&dir.path().display().to_string()).expect("warehouse");
+            let current = catalog::latest(&wh).await.expect("catalog");
+            let ctx = session::open(&wh, &current, &SessionOptions::default()).await.expect("session");
+            let open = t.elapsed();
+            let q = Instant::now();
+            let rows = ctx.sql(query).await.expect("plans").collect().await.expect("runs");
+            assert_eq!(rows.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+            (open, q.elapsed())
+        });
+        opens.push(open);
+        queries.push(ran);
+        totals.push(open + ran);
+    }
+    println!("session over the same warehouse, then `{query}`");
+    let (min, mid, max) = median(totals);
+    println!("  wall time over {RUNS} runs: min {:.0} ms, median {:.0} ms, max {:.0} ms", ms(min), ms(mid), ms(max));
+    println!(
+        "  of which (medians): open the session {:.0} ms, the query (registering the base table on first use) {:.0} ms",
+        ms(median(opens).1),
+        ms(median(queries).1)
     );
 }

@@ -138,8 +138,24 @@ impl From<RenderError> for Error {
 }
 
 /// Wrap a DataFusion error (exit 3).
+///
+/// An error of ours that passed through the engine (`External`: a table a statement reads
+/// that did not register, see `execute::session::open`) comes back as itself.
 pub fn engine(e: datafusion::error::DataFusionError) -> Error {
-    Error::Engine(Box::new(e))
+    match e {
+        datafusion::error::DataFusionError::External(inner) => match inner.downcast::<Error>() {
+            Ok(ours) => *ours,
+            Err(other) => Error::Engine(Box::new(datafusion::error::DataFusionError::External(other))),
+        },
+        e => Error::Engine(Box::new(e)),
+    }
+}
+
+/// True for an error of ours that passed through the engine as `External` (a table a
+/// statement reads that did not register): [`engine`] gives it back as itself. Callers
+/// that turn a statement's planning errors into input errors pass these on instead.
+pub fn passed_through(e: &datafusion::error::DataFusionError) -> bool {
+    matches!(e, datafusion::error::DataFusionError::External(inner) if inner.is::<Error>())
 }
 
 /// Wrap an object-store error of warehouse `wh` (exit 3).

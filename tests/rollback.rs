@@ -2,8 +2,9 @@
 //! published, a backfill rolls back with its transform file deleted and its source table
 //! changed, to exactly the rows the view read before publishing (checked by an
 //! independent DataFusion session over the base files), running the statement the plan
-//! rendered for it; a source table that no longer registers at all is left out. Of the
-//! spec, rollback reads only the identity, and checks it.
+//! rendered for it; a source table that no longer registers at all is never read, and a
+//! shadow that no longer registers is left out. Of the spec, rollback reads only the
+//! identity, and checks it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -167,25 +168,39 @@ fn rollback_reads_only_the_identity_of_the_spec_and_checks_it() {
     }
 }
 
+/// Add to a table's partition folder a file whose `merchant_id` is text: the table's files
+/// no longer share a schema, and it no longer registers. Returns the file.
+fn break_table(wh: &Path, partition: &str) -> PathBuf {
+    let bad = wh.join(partition).join("part-9.parquet");
+    let schema = Arc::new(Schema::new(vec![Field::new("merchant_id", DataType::Utf8, false)]));
+    let mut writer = ArrowWriter::try_new(std::fs::File::create(&bad).unwrap(), schema.clone(), None).unwrap();
+    writer.write(&RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(vec!["m-1"]))]).unwrap()).unwrap();
+    writer.close().unwrap();
+    bad
+}
+
 #[test]
 fn rollback_leaves_out_a_source_table_that_no_longer_registers() {
     let wh = published_copy();
     let wh = wh.path();
     let executed = executed_copy();
-    // The source gains a file whose `merchant_id` is text: its files no longer share a schema.
-    let bad = wh.join("staging/revenue_events/revenue_date=2025-03-04/part-9.parquet");
-    let schema = Arc::new(Schema::new(vec![Field::new("merchant_id", DataType::Utf8, false)]));
-    let mut writer = ArrowWriter::try_new(std::fs::File::create(&bad).unwrap(), schema.clone(), None).unwrap();
-    writer.write(&RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(vec!["m-1"]))]).unwrap()).unwrap();
-    writer.close().unwrap();
-    let (code, _, err) = bf(wh, &["query", "SELECT 1 AS one"]);
-    assert_eq!(code, Some(3), "other commands still need every table to register: {err}");
+    let source = break_table(wh, "staging/revenue_events/revenue_date=2025-03-04");
+    // Tables register when a statement reads them: only statements reading the source fail.
+    let (code, _, err) = bf(wh, &["query", "SELECT count(*) FROM staging.revenue_events"]);
+    assert_eq!(code, Some(3), "a statement reading the table needs it to register: {err}");
+    assert_eq!(query(wh, "SELECT 1 AS one"), "one\n1\n");
+    // The published view reads the shadow: when that no longer registers either, the
+    // rollback leaves it out (the view's current body then does not plan) and restores
+    // the previous body, which reads neither table.
+    let shadow = break_table(wh, "finance/daily_revenue_v2/revenue_date=2025-03-04");
 
     let (code, out, err) = bf(wh, &["rollback", "specs/revenue-tax-fix.yaml"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("verified by reading the view back"), "{out}");
-    assert!(err.contains("table staging.revenue_events does not register"), "{err}");
+    assert!(err.contains("table finance.daily_revenue_v2 does not register"), "{err}");
+    assert!(!err.contains("staging.revenue_events"), "the rollback never reads the source: {err}");
     assert_eq!(latest_body(wh), latest_body(executed.path()));
-    std::fs::remove_file(&bad).unwrap();
+    std::fs::remove_file(&source).unwrap();
+    std::fs::remove_file(&shadow).unwrap();
     assert_eq!(query(wh, VIEW_ROWS), query(executed.path(), VIEW_ROWS));
 }

@@ -15,6 +15,7 @@ mod execute;
 mod executed;
 mod faults;
 mod help;
+mod lazy;
 mod numbers;
 mod plan_cli;
 mod pruning;

@@ -20,13 +20,18 @@ use crate::Error;
 pub async fn check(engine: &dyn Engine, plan: &Plan, partitions: &[chrono::NaiveDate]) -> Result<(), Error> {
     let spec = &plan.spec;
     let sql = TransformTemplate::compile(spec)?.render(spec, partitions)?;
-    let produced = engine.query_schema(&sql).await.map_err(|e| {
+    let produced = engine.query_schema(&sql).await.map_err(|e| -> Error {
+        if crate::error::passed_through(&e) {
+            // A table the transform reads does not register: the table's error, not the SQL's.
+            return crate::error::engine(e);
+        }
         transform_error(
             spec,
             None,
             format!("the transform does not plan: {e}"),
             "fix the SQL so that it runs against the warehouse's tables",
         )
+        .into()
     })?;
     let fix = "make the transform's SELECT list produce exactly the base table's columns, by name";
     let mut problems = Vec::new();
@@ -74,7 +79,7 @@ pub async fn null_partition_keys(engine: &dyn Engine, plan: &Plan, sql: &str) ->
     let nulls = engine
         .query(&format!("SELECT count(*) AS n FROM ({sql}) AS t WHERE t.{key} IS NULL"))
         .await
-        .map_err(|e| Error::Engine(Box::new(e)))?;
+        .map_err(crate::error::engine)?;
     let n = nulls
         .first()
         .and_then(|b| b.column(0).as_any().downcast_ref::<datafusion::arrow::array::Int64Array>())

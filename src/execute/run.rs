@@ -255,8 +255,9 @@ async fn prepare(
     let engine: Arc<dyn Engine> = match opts.engine {
         EngineKind::DataFusion => Arc::new(DataFusionEngine::new(ctx, wh, Some(dir.clone()), limit)),
         EngineKind::Ballista => {
-            let ctx = super::ballista::connect(&ctx, opts.scheduler.as_deref()).await?;
-            Arc::new(super::ballista::BallistaEngine::new(DataFusionEngine::new(ctx, wh, Some(dir.clone()), limit)))
+            let cluster = super::ballista::connect(&ctx, opts.scheduler.as_deref()).await?;
+            let inner = DataFusionEngine::new(cluster, wh, Some(dir.clone()), limit);
+            Arc::new(super::ballista::BallistaEngine::new(inner, ctx))
         }
     };
     engine.run(&rendered.prepare_view).await?;

@@ -5,7 +5,7 @@
 
 use datafusion::arrow::datatypes::DataType;
 
-use crate::spec::{Spec, TableName};
+use crate::spec::Spec;
 use crate::sql::sql_type;
 use crate::warehouse::{read_footer, PartitionType, TableListing, Warehouse};
 use crate::Error;
@@ -13,18 +13,18 @@ use crate::Error;
 use super::{table_list, Column};
 
 /// The base table's listing, once it is known to be a table of daily DATE partitions.
-pub(super) async fn base_listing(spec: &Spec, wh: &Warehouse, tables: &[TableName]) -> Result<TableListing, Error> {
+pub(super) async fn base_listing(spec: &Spec, wh: &Warehouse) -> Result<TableListing, Error> {
     let base = &spec.target.table;
-    if !tables.contains(base) {
+    let listing = wh.list_table(base).await?;
+    if listing.files.is_empty() && !wh.has_table(base).await? {
         return Err(spec
             .error_at(
                 "target.table",
-                format!("table `{base}` does not exist in warehouse {}; {}", wh.location(), table_list(tables)),
+                format!("table `{base}` does not exist in warehouse {}; {}", wh.location(), table_list(wh).await?),
                 "name an existing table, or point --warehouse at the right warehouse",
             )
             .into());
     }
-    let listing = wh.list_table(base).await?;
     let key = &spec.target.partition_key;
     let names = || listing.partition_columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>().join(", ");
     match listing.partition_column(key) {

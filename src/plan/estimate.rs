@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use futures::{stream, StreamExt, TryStreamExt};
 use serde::Serialize;
 
-use super::Source;
+use super::sources::Resolved;
 use crate::spec::Spec;
 use crate::spec::TableName;
 use crate::warehouse::{read_footer, DataFile, TableListing, Warehouse, HIVE_DEFAULT_PARTITION};
@@ -61,25 +61,28 @@ pub(super) struct Estimator {
 
 impl Estimator {
     /// Read the footers of every source file inside the spec's range (dated sources)
-    /// or of every file (undated sources). Views contribute nothing. Warns about NULL
-    /// partition folders of the base and the sources (see [`warn_null_partitions`]).
+    /// or of every file (undated sources), from the sources' listings. Views contribute
+    /// nothing. Warns about NULL partition folders of the base and the sources (see
+    /// [`warn_null_partitions`]).
+    ///
+    /// Errors: footers that do not read; store failures.
     pub(super) async fn load(
         wh: &Warehouse,
         spec: &Spec,
-        sources: &[Source],
+        sources: &[Resolved],
         base: &TableListing,
     ) -> Result<Self, Error> {
         let (start, end) = (spec.source_range.start, spec.source_range.end);
-        if !sources.iter().any(|s| s.table == spec.target.table) {
+        if !sources.iter().any(|s| s.source.table == spec.target.table) {
             warn_null_partitions(base, &spec.target.partition_key);
         }
         let mut dated: Vec<(NaiveDate, DataFile)> = Vec::new();
         let mut undated: Vec<DataFile> = Vec::new();
-        for source in sources {
-            let listing = wh.list_table(&source.table).await?;
+        for Resolved { source, listing } in sources {
+            let Some(listing) = listing else { continue };
             match &source.partition_column {
                 Some(col) => {
-                    warn_null_partitions(&listing, col);
+                    warn_null_partitions(listing, col);
                     for f in listing.files_between(col, start, end) {
                         let day = NaiveDate::parse_from_str(f.partition_value(col).unwrap_or_default(), "%Y-%m-%d")
                             .expect("filtered by files_between");
@@ -103,7 +106,7 @@ impl Estimator {
         let mut dated: Vec<(NaiveDate, Estimate)> = days.into_iter().zip(dated_estimates).collect();
         dated.sort_by_key(|(d, _)| *d);
         let undated = rows(undated).await?.iter().fold(Estimate::default(), |a, e| a.plus(e));
-        let any_undated = sources.iter().any(|s| s.partition_column.is_none());
+        let any_undated = sources.iter().any(|s| s.source.partition_column.is_none());
         Ok(Self { dated, undated, any_undated })
     }
 

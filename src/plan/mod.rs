@@ -114,24 +114,31 @@ impl Plan {
         self.batches.iter().fold(Estimate::default(), |acc, b| acc.plus(&b.estimate))
     }
 
-    /// Check `spec` against `wh` and build the plan.
+    /// Check `spec` against `wh` and build the plan. Lists only the tables the spec
+    /// names (the base, the transform's sources; the consumer view's folder name is
+    /// looked up) and reads the footers of the sources' files in the source range.
     ///
     /// Errors: [`Error::Spec`] (exit 2) for a missing table, partition key, key or
     /// source table, each listing what exists; store and catalog failures otherwise.
     pub async fn build(spec: Spec, wh: &Warehouse) -> Result<Self, Error> {
-        let tables = wh.tables().await?;
         let catalog = catalog::latest(wh).await?;
-        let listing = base_listing(&spec, wh, &tables).await?;
-        let columns = base_columns(&spec, wh, &listing).await?;
-
         let partitions = spec.source_range.partitions();
         let per = spec.execution.partitions_per_batch as usize;
-        let template = TransformTemplate::compile(&spec)?;
-        let first_sql = template.render(&spec, &partitions[..per.min(partitions.len())])?;
-        let query = parse_query(&spec, &first_sql)?;
-        let sources = resolve_sources(&spec, wh, &tables, &catalog, &relations(&query)).await?;
+        // The relations the transform reads (no I/O), so that its tables are listed while
+        // the base is; its errors are reported after the base table's, as they always were.
+        let names = (|| -> Result<Vec<String>, Error> {
+            let template = TransformTemplate::compile(&spec)?;
+            let first_sql = template.render(&spec, &partitions[..per.min(partitions.len())])?;
+            Ok(relations(&parse_query(&spec, &first_sql)?))
+        })();
+        let early = sources::tables_to_list(&spec, &catalog, names.as_deref().unwrap_or_default());
+        let (listing, listed) = futures::join!(base_listing(&spec, wh), sources::list_all(wh, early));
+        let listing = listing?;
+        let columns = base_columns(&spec, wh, &listing).await?;
+        let resolved = resolve_sources(&spec, wh, &catalog, &names?, &listing, listed).await?;
 
-        let estimator = estimate::Estimator::load(wh, &spec, &sources, &listing).await?;
+        let estimator = estimate::Estimator::load(wh, &spec, &resolved, &listing).await?;
+        let sources: Vec<Source> = resolved.into_iter().map(|r| r.source).collect();
         let key = &spec.target.partition_key;
         let in_range: std::collections::BTreeSet<String> = partitions.iter().map(ToString::to_string).collect();
         let base_bytes = listing
@@ -152,7 +159,7 @@ impl Plan {
             .collect();
 
         let view_name = spec.target.view.to_string();
-        if tables.contains(&spec.target.view) {
+        if wh.has_table(&spec.target.view).await? {
             return Err(spec
                 .error_at(
                     "target.view",
@@ -184,11 +191,14 @@ impl Plan {
     }
 }
 
-/// The warehouse's tables, listed for an error message.
-fn table_list(tables: &[TableName]) -> String {
-    if tables.is_empty() {
+/// The warehouse's tables, listed for an error message (table folders, no files).
+///
+/// Errors: store failures listing the folders.
+async fn table_list(wh: &Warehouse) -> Result<String, Error> {
+    let tables = wh.tables().await?;
+    Ok(if tables.is_empty() {
         "the warehouse has no tables".into()
     } else {
         format!("tables in the warehouse: {}", tables.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
-    }
+    })
 }

@@ -7,7 +7,7 @@ use super::{context, RenderError, Step, Templates};
 use crate::plan::transform::{self, TransformTemplate};
 use crate::plan::{Batch, Plan};
 use crate::spec::TableName;
-use crate::sql::{self, check_parses, Dialect};
+use crate::sql::{self, check_parses, Dialect, ParsedShapes};
 
 /// Renders single steps of one plan; [`render`] uses it for the whole plan, the dry run
 /// for its in-memory sample (with the shadow replaced by the sample's table name).
@@ -18,6 +18,8 @@ pub struct StatementRenderer<'p> {
     env: Environment<'static>,
     transform: TransformTemplate,
     shared: Value,
+    /// Shapes of the DataFusion statements parsed so far: each shape is parsed once.
+    parsed: ParsedShapes,
 }
 
 impl<'p> StatementRenderer<'p> {
@@ -44,7 +46,7 @@ impl<'p> StatementRenderer<'p> {
             .map_err(|(template, message)| RenderError::Template { template, message })?;
         let transform = TransformTemplate::compile_for(&plan.spec, dialect)?;
         let shared = context::shared(plan, shadow, dialect)?;
-        Ok(Self { plan, dialect, templates: templates.clone(), env, transform, shared })
+        Ok(Self { plan, dialect, templates: templates.clone(), env, transform, shared, parsed: ParsedShapes::new() })
     }
 
     /// Give the templates `fingerprint` (the plan's, for the ledger rows of the scripts).
@@ -101,7 +103,8 @@ impl<'p> StatementRenderer<'p> {
 
     /// Render `step` with `ctx` into its statements (a warehouse dialect's template may
     /// hold several, split at top-level semicolons), each parsed and round-tripped in
-    /// the dialect ([`crate::sql::check_statement`]).
+    /// the dialect ([`crate::sql::check_statement`]; DataFusion's statements are parsed
+    /// once per shape, see [`ParsedShapes`]).
     ///
     /// Errors: as [`render`].
     pub(super) fn render_statements(
@@ -129,7 +132,11 @@ impl<'p> StatementRenderer<'p> {
             d => sql::split_statements(d, &text).map_err(|m| parse_error(m, &text))?,
         };
         for sql in &statements {
-            sql::check_statement(self.dialect, sql).map_err(|m| parse_error(m, sql))?;
+            let checked = match self.dialect {
+                Dialect::DataFusion => self.parsed.check_parses(sql),
+                d => sql::check_statement(d, sql),
+            };
+            checked.map_err(|m| parse_error(m, sql))?;
         }
         Ok(statements)
     }

@@ -5,6 +5,7 @@
 //! print as they are.
 
 mod dialect;
+mod shapes;
 mod view;
 
 use chrono::NaiveDate;
@@ -16,6 +17,7 @@ use minijinja::value::{Value, ValueKind};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior};
 
 pub use dialect::Dialect;
+pub use shapes::ParsedShapes;
 pub use view::{view_definition, ViewDefinition};
 
 /// Quote one identifier part for DataFusion: left bare when it is a lowercase word that

@@ -130,6 +130,11 @@ pub(super) async fn tables(wh: &Warehouse) -> Result<Vec<TableName>, WarehouseEr
     Ok(out)
 }
 
+pub(super) async fn has_table(wh: &Warehouse, table: &TableName) -> Result<bool, WarehouseError> {
+    let prefix = ObjectPath::from(table.schema.as_str());
+    Ok(child_folders(wh, Some(&prefix)).await?.contains(&table.table))
+}
+
 pub(super) async fn list_table(wh: &Warehouse, table: &TableName) -> Result<TableListing, WarehouseError> {
     let prefix = ObjectPath::from(format!("{}/{}", table.schema, table.table));
     let metas: Vec<_> = wh.store().list(Some(&prefix)).try_collect().await.map_err(|e| wh.store_error(e))?;

@@ -106,8 +106,8 @@ fn unreadable(location: &str, files: &[UnreadableFile], engine: &str) -> String 
     out
 }
 
-/// Bytes of Parquet [`Warehouse::find_unreadable`] decodes at most (footers of every file
-/// are read whatever the size).
+/// Bytes of Parquet [`Warehouse::find_unreadable`] decodes at most (footers of the files
+/// it searches are read whatever the size).
 pub const UNREADABLE_SCAN_BUDGET: u64 = 4 << 30;
 
 /// An open warehouse: an object store rooted at the warehouse's top folder.
@@ -202,9 +202,18 @@ impl Warehouse {
     }
 
     /// Every `schema.table` under the root, sorted. Folders whose names are not plain
-    /// identifiers (`_catalog`, `_backfills`, `_live`) are not tables.
+    /// identifiers (`_catalog`, `_backfills`, `_live`) are not tables. Lists folders, not
+    /// files: one delimiter listing of the root and one per schema folder.
     pub async fn tables(&self) -> Result<Vec<TableName>, WarehouseError> {
         listing::tables(self).await
+    }
+
+    /// Whether `table` is a table of the warehouse, as [`Warehouse::tables`] would list
+    /// it (a folder `<schema>/<table>/`), from one delimiter listing of its schema's folder.
+    ///
+    /// Errors: store failures.
+    pub async fn has_table(&self, table: &TableName) -> Result<bool, WarehouseError> {
+        listing::has_table(self, table).await
     }
 
     /// List one table's files and partition columns.
@@ -216,13 +225,14 @@ impl Warehouse {
 
     /// The Parquet files of this warehouse that cannot be read, sorted by path: called
     /// after an engine error that came from decoding Parquet, which does not say which
-    /// file. First the footer of every file of every table (the engine reads them all
-    /// when a session opens); when they all read, whole files are decoded, in this order
-    /// and within [`UNREADABLE_SCAN_BUDGET`] bytes: the files of the `focus` tables with
-    /// a DATE partition in `range` (all their files when `range` is `None`), their other
-    /// files, then the files of every other table. Scanning stops at the first group
-    /// with an unreadable file. Empty when every file read. Empty objects are not looked
-    /// at: the engine skips them too.
+    /// file. The `focus` tables come first: the footer of each of their files, then whole
+    /// files, those with a DATE partition in `range` (all when `range` is `None`) before
+    /// the others. Only when none of those is unreadable are the other tables listed and
+    /// searched the same way (a session reads only the tables its statements read, so
+    /// the file is most likely among the focus tables). Whole files are decoded within
+    /// [`UNREADABLE_SCAN_BUDGET`] bytes in all; scanning stops at the first group with an
+    /// unreadable file. Empty when every file read. Empty objects are not looked at: the
+    /// engine skips them too.
     ///
     /// Errors: store failures listing the tables.
     pub async fn find_unreadable(
@@ -230,9 +240,15 @@ impl Warehouse {
         focus: &[TableName],
         range: Option<(NaiveDate, NaiveDate)>,
     ) -> Result<Vec<UnreadableFile>, WarehouseError> {
-        let mut groups: [Vec<DataFile>; 3] = Default::default();
-        for table in self.tables().await? {
-            let listing = self.list_table(&table).await?;
+        let mut budget = UNREADABLE_SCAN_BUDGET;
+        let mut groups: [Vec<DataFile>; 2] = Default::default();
+        let mut seen: Vec<&TableName> = Vec::new();
+        for table in focus {
+            if seen.contains(&table) {
+                continue;
+            }
+            seen.push(table);
+            let listing = self.list_table(table).await?;
             let dates: Vec<&str> = listing
                 .partition_columns
                 .iter()
@@ -252,14 +268,17 @@ impl Warehouse {
                                 .any(|d| d >= from && d <= to)
                     }
                 };
-                let group = match (focus.contains(&table), in_range) {
-                    (true, true) => 0,
-                    (true, false) => 1,
-                    (false, _) => 2,
-                };
-                groups[group].push(file);
+                groups[usize::from(!in_range)].push(file);
             }
         }
-        Ok(read::find_unreadable(self, &groups, UNREADABLE_SCAN_BUDGET).await)
+        let bad = read::find_unreadable(self, &groups, &mut budget).await;
+        if !bad.is_empty() {
+            return Ok(bad);
+        }
+        let mut others = Vec::new();
+        for table in self.tables().await?.iter().filter(|t| !focus.contains(t)) {
+            others.extend(self.list_table(table).await?.files.into_iter().filter(|f| f.size > 0));
+        }
+        Ok(read::find_unreadable(self, &[others], &mut budget).await)
     }
 }

@@ -175,9 +175,9 @@ pub async fn check_file(wh: &Warehouse, file: &DataFile) -> Result<(), String> {
 }
 
 /// The unreadable files among `groups` (see [`Warehouse::find_unreadable`]): every
-/// footer first; then whole files, group by group, until `budget` bytes are decoded or
-/// a group has an unreadable file. Sorted by path.
-pub(super) async fn find_unreadable(wh: &Warehouse, groups: &[Vec<DataFile>], budget: u64) -> Vec<UnreadableFile> {
+/// footer first; then whole files, group by group, until `budget` bytes are decoded (what
+/// is decoded is taken off `budget`) or a group has an unreadable file. Sorted by path.
+pub(super) async fn find_unreadable(wh: &Warehouse, groups: &[Vec<DataFile>], budget: &mut u64) -> Vec<UnreadableFile> {
     let footers = stream::iter(groups.iter().flatten().map(|f| async move {
         let problem = match read_footer(wh, f).await {
             Ok(_) => return None,
@@ -189,14 +189,14 @@ pub(super) async fn find_unreadable(wh: &Warehouse, groups: &[Vec<DataFile>], bu
     }));
     let mut bad: Vec<UnreadableFile> =
         footers.buffer_unordered(FOOTERS_AT_ONCE).filter_map(std::future::ready).collect().await;
-    let mut left = budget;
+    let left = budget;
     for group in groups {
         if !bad.is_empty() {
             break;
         }
         let taken = group.iter().take_while(|f| match left.checked_sub(f.size) {
             Some(rest) => {
-                left = rest;
+                *left = rest;
                 true
             }
             None => false,

@@ -112,12 +112,16 @@ async fn reachable(url: &str) -> datafusion::error::Result<()> {
 #[derive(Clone)]
 pub struct BallistaEngine {
     inner: DataFusionEngine,
+    /// The session [`connect`] was given. Its warehouse schemas list a table, and infer its
+    /// schema, in this session's state the first time a statement reads it, so it lives as
+    /// long as the engine.
+    _origin: SessionContext,
 }
 
 impl BallistaEngine {
-    /// An engine over `inner`, whose session came from [`connect`].
-    pub fn new(inner: DataFusionEngine) -> Self {
-        Self { inner }
+    /// An engine over `inner`, whose session came from [`connect`]`(origin, …)`.
+    pub fn new(inner: DataFusionEngine, origin: SessionContext) -> Self {
+        Self { inner, _origin: origin }
     }
 }
 
