@@ -9,7 +9,9 @@
 //! whole compile — spec load, listing the tables the spec names, 3,653 footer reads,
 //! batching, rendering ~3,100 statements and parsing each back — and, separately, a
 //! session over the warehouse (`execute::session::open`) and one query against one
-//! partition of the base table. Prints the figures. Not a pass/fail test.
+//! partition of the base table; and `backfill plan` itself (the binary this bench was
+//! built with, printing every statement), start to exit. Prints the figures. Not a
+//! pass/fail test.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -105,6 +107,19 @@ fn main() {
         shape = (partitions, batches, statements);
     }
     stages.sort();
+    // The same compile as a user meets it: the release binary, printing every statement.
+    let mut cli = Vec::new();
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_backfill"))
+            .arg("plan")
+            .arg(&spec_path)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("backfill plan starts");
+        assert!(status.success(), "backfill plan failed: {status}");
+        cli.push(t.elapsed());
+    }
     let tables = runtime.block_on(Warehouse::open(&dir.path().display().to_string()).unwrap().tables()).unwrap();
     println!(
         "plan, 10-year daily range in a warehouse of {} tables: {} partitions, {} batches, \
@@ -121,6 +136,15 @@ fn main() {
         "  of which (median run): plan (listing, footers, checks) {:.0} ms, render and parse {:.0} ms",
         ms(build),
         ms(rendering)
+    );
+    let (min, mid, max) = median(cli);
+    println!(
+        "  `backfill plan` (the binary, its {} statements to /dev/null) over {RUNS} runs: \
+         min {:.0} ms, median {:.0} ms, max {:.0} ms",
+        shape.2,
+        ms(min),
+        ms(mid),
+        ms(max)
     );
 
     // A session over the whole warehouse, then one query reading one partition of the base.
