@@ -4,6 +4,7 @@
 //! resumes on Ballista and converges.
 
 mod cluster;
+mod listing;
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;

@@ -25,6 +25,8 @@ use ::ballista::prelude::{SessionConfigExt, SessionContextExt};
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::SessionContext;
 
@@ -73,7 +75,16 @@ pub async fn connect(ctx: &SessionContext, scheduler: Option<&str>) -> Result<Se
     optimizer.enable_join_dynamic_filter_pushdown = false;
     optimizer.enable_topk_dynamic_filter_pushdown = false;
     optimizer.enable_aggregate_dynamic_filter_pushdown = false;
-    let state = SessionStateBuilder::new_from_existing(state).with_config(config).build();
+    // The scheduler plans in (a clone of) this state, listing the files of what each
+    // statement reads. No cached listings: with two batches in flight, one batch's listing of
+    // the shadow could start before the other's commit and be cached after it, and that
+    // batch's reconciliation would then miss its own files (seen on TPC-H: a partition read
+    // as 0 rows). The memory pool and object stores stay the session's.
+    let runtime = RuntimeEnvBuilder::from_runtime_env(state.runtime_env())
+        .with_cache_manager(CacheManagerConfig::default().with_list_files_cache_limit(0))
+        .build_arc()
+        .map_err(engine)?;
+    let state = SessionStateBuilder::new_from_existing(state).with_config(config).with_runtime_env(runtime).build();
     let connected = match scheduler {
         Some(url) => match reachable(url).await {
             Ok(()) => SessionContext::remote_with_state(url, state).await,
