@@ -10,11 +10,8 @@
 //! of generating one.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, RefreshKind, System};
 
 #[path = "../tests/common/tpch.rs"]
 mod tpch;
@@ -28,45 +25,8 @@ use backfill::render::{render, Templates, WAREHOUSE_URL};
 use backfill::spec::{EngineKind, Spec};
 use backfill::warehouse::Warehouse;
 
-/// Samples this process's resident set size (through sysinfo) every 10 ms on a thread of
-/// its own until [`RssSampler::peak`]. sysinfo reports the current RSS only, so the peak is
-/// the largest sample: a lower bound of the true peak, off by at most 10 ms of growth.
-struct RssSampler {
-    stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<Option<u64>>,
-}
-
-impl RssSampler {
-    fn start() -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            let pid = sysinfo::get_current_pid().ok()?;
-            let mut system = System::new_with_specifics(RefreshKind::nothing()).ok()?;
-            let memory = ProcessRefreshKind::nothing().with_memory();
-            let mut peak = 0;
-            loop {
-                system.refresh_processes_specifics(ProcessesToUpdate::Some(&[pid]), false, memory);
-                peak = peak.max(system.process(pid)?.memory());
-                if flag.load(Ordering::Relaxed) {
-                    return Some(peak);
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        });
-        Self { stop, thread }
-    }
-
-    /// The largest RSS sampled, bytes; `None` where sysinfo cannot read it.
-    fn peak(self) -> Option<u64> {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().ok().flatten()
-    }
-}
-
 /// This process's peak resident set size, bytes, as Linux keeps it (`VmHWM` in
-/// `/proc/self/status`): exact, where the sampler's figure is a lower bound. `None`
-/// elsewhere.
+/// `/proc/self/status`); `None` elsewhere, printed as `n/a`.
 fn high_water_mark() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -92,7 +52,6 @@ const MODES: [&str; 3] = ["embedded", "ballista", "bare"];
 
 /// `tpch measure MODE WAREHOUSE`, in a child: one run; prints `wall_ms peak_rss_bytes`.
 fn measure(runtime: &tokio::runtime::Runtime, mode: &str, wh_dir: &Path) {
-    let sampler = RssSampler::start();
     let t = Instant::now();
     runtime.block_on(async {
         let wh = Warehouse::open(&wh_dir.display().to_string()).unwrap();
@@ -120,8 +79,7 @@ fn measure(runtime: &tokio::runtime::Runtime, mode: &str, wh_dir: &Path) {
         assert_eq!(summary.done as usize, plan.batches.len());
     });
     let wall = t.elapsed();
-    let sampled = sampler.peak();
-    println!("{} {}", wall.as_millis(), high_water_mark().or(sampled).unwrap_or(0));
+    println!("{} {}", wall.as_millis(), high_water_mark().unwrap_or(0));
 }
 
 fn main() {
@@ -197,11 +155,14 @@ fn main() {
             "ballista" => "run --execute --engine ballista (standalone)",
             _ => "bare DataFusion COPY … PARTITIONED BY",
         };
+        let rss = match *rss {
+            0 => "n/a".to_string(),
+            bytes => format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0)),
+        };
         println!(
-            "  {name:<44} {:>9.1}s {:>14.0} {:>9.1} MiB {:>7.2}x",
+            "  {name:<44} {:>9.1}s {:>14.0} {rss:>13} {:>7.2}x",
             wall.as_secs_f64(),
             source_rows as f64 / wall.as_secs_f64(),
-            *rss as f64 / (1024.0 * 1024.0),
             wall.as_secs_f64() / bare.as_secs_f64()
         );
     }

@@ -12,9 +12,8 @@ use datafusion::arrow::array::Int64Array;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
-use datafusion::prelude::SessionContext;
 
-use crate::common::{bf, warehouse_copy};
+use crate::common::{bf, count, warehouse_copy};
 use crate::execute::spec_for;
 
 const BROKEN_FILE: &str = "junk/broken/day=2025-01-01/part-0.parquet";
@@ -55,11 +54,6 @@ fn a_broken_table_the_backfill_does_not_read_troubles_no_command() {
         assert_eq!(code, Some(3), "{sql}: {err}");
         assert!(err.contains(&format!("cannot read `{BROKEN_FILE}`")), "{sql}: {err}");
     }
-}
-
-async fn count(ctx: &SessionContext, sql: &str) -> i64 {
-    let batches = ctx.sql(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}")).collect().await.unwrap();
-    batches[0].column(0).as_any().downcast_ref::<Int64Array>().unwrap().value(0)
 }
 
 #[tokio::test]

@@ -6,15 +6,8 @@
 use backfill::catalog;
 use backfill::execute::session::{self, SessionOptions};
 use backfill::warehouse::Warehouse;
-use datafusion::arrow::array::Int64Array;
-use datafusion::prelude::SessionContext;
 
-use crate::common::warehouse_copy;
-
-async fn count(ctx: &SessionContext, sql: &str) -> i64 {
-    let batches = ctx.sql(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}")).collect().await.unwrap();
-    batches[0].column(0).as_any().downcast_ref::<Int64Array>().unwrap().value(0)
-}
+use crate::common::{count, warehouse_copy};
 
 #[tokio::test]
 async fn a_ballista_statement_sees_a_file_committed_after_an_earlier_statement_listed_the_table() {

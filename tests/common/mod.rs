@@ -168,3 +168,11 @@ pub fn grouped(plain: &str) -> String {
     }
     format!("{sign}{out}{}", frac.map_or(String::new(), |f| format!(".{f}")))
 }
+
+/// The single `i64` that `sql` returns on `ctx` (a `count(*)`, a `sum` of integers).
+/// Panics, naming the statement, when it does not plan or run.
+pub async fn count(ctx: &datafusion::prelude::SessionContext, sql: &str) -> i64 {
+    let batches = ctx.sql(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}")).collect().await.unwrap();
+    let column = batches[0].column(0).as_any();
+    column.downcast_ref::<datafusion::arrow::array::Int64Array>().expect("an Int64 column").value(0)
+}
